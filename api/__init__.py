@@ -1,0 +1,1 @@
+"""The thin HTTP API: starts processes, serves the inbox, reads live state."""

@@ -1,0 +1,15 @@
+"""Logging configured once per process, the same way in every Baton component."""
+
+import logging
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if getattr(root, "_baton_configured", False):
+        return
+    logging.basicConfig(level=level, format=_FORMAT)
+    # The HTTP client logs every request at INFO; that drowns the process logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    root._baton_configured = True  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Deterministic process code: one business process per module, no I/O."""

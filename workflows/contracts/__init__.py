@@ -1,0 +1,1 @@
+"""Models and names shared by workflows, activities and the API (stdlib + pydantic only)."""
