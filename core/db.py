@@ -16,8 +16,8 @@ from core.settings import Environment, Settings
 from core.users import seed_demo_users  # importing it also registers the tables
 
 
-def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """An engine for `url`; `schema` confines a PostgreSQL engine to one schema (tests use it)."""
+def make_engine(url: str) -> Engine:
+    """An engine for `url`. A PostgreSQL URL may pin a schema: `?options=-csearch_path%3Dname`."""
     parsed = make_url(url)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -25,8 +25,6 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Activities write from worker threads; SQLite serialises writers itself.
         connect_args["check_same_thread"] = False
-    elif schema:
-        connect_args["options"] = f"-csearch_path={schema}"
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -1,0 +1,590 @@
+"""docker-compose.yml, Dockerfile and .dockerignore describe a deployment the code can run in.
+
+Docker is not needed: these tests read the files and hold them to the Python side of the
+contract (settings, task queues, search attributes) and to a few deployment rules (pinned
+images, healthchecks, scalable workers, no literal secrets, a non-root image).
+"""
+
+import fnmatch
+import re
+import tomllib
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from core.settings import Settings
+from workflows.contracts.queues import TaskQueue
+from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+WORKERS = {f"worker-{queue.value}": queue for queue in TaskQueue}
+APP_SERVICES = ["api", "systems", *WORKERS]
+INFRA_SERVICES = ["postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui"]
+SEARCH_ATTRIBUTE_SERVICE = "temporal-setup"
+MUST_BE_HEALTHCHECKED = ["postgresql", "temporal", "api", "systems"]
+DEPENDS_ON_CONDITIONS = {
+    "service_started",
+    "service_healthy",
+    "service_completed_successfully",
+}
+# Settings whose defaults only suit a developer's machine: this minimum, plus every field whose
+# default is empty, `dev`, relative or on localhost (derived from Settings.model_fields).
+MUST_BE_SET_IN_CONTAINERS = {"env", "temporal_address", "database_url", "systems_url", "api_host"}
+
+_INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY", re.IGNORECASE)
+
+
+# --- reading the files ---------------------------------------------------------------------------
+
+
+@cache
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict), "docker-compose.yml must be a mapping"
+    return data
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services = _compose().get("services")
+    assert isinstance(services, dict), "docker-compose.yml: services must be a mapping"
+    assert services, "docker-compose.yml has no services"
+    return services
+
+
+def _service(name: str) -> dict[str, Any]:
+    services = _services()
+    assert name in services, f"docker-compose.yml has no service {name!r}"
+    return services[name]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as a dict, whether written as a mapping or as a list."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.partition("=") for item in env)
+        return {key: value for key, _, value in pairs}
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    command = service.get("command") or []
+    return command.split() if isinstance(command, str) else [str(part) for part in command]
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, str]:
+    """Target -> condition; the short list form means service_started."""
+    depends = service.get("depends_on") or {}
+    if isinstance(depends, list):
+        return dict.fromkeys(depends, "service_started")
+    return {
+        name: (spec or {}).get("condition", "service_started") for name, spec in depends.items()
+    }
+
+
+def _resolve_defaults(text: str) -> str:
+    """`${VAR:-default}` -> default, `${VAR}` / `${VAR:?msg}` -> '' (what is left when unset)."""
+
+    def replace(match: re.Match[str]) -> str:
+        return match["arg"] if match["op"] in (":-", "-") else ""
+
+    return _INTERPOLATION.sub(replace, text)
+
+
+def _image_tag(image: str) -> str | None:
+    """The tag of `[registry[:port]/]repo[:tag][@digest]`, with `${VAR:-default}` resolved."""
+    image = _resolve_defaults(image).partition("@")[0]
+    last = image.rsplit("/", 1)[-1]
+    return last.partition(":")[2] or None
+
+
+def _baton_field_env_names() -> dict[str, str]:
+    """BATON_<FIELD> -> field name, for every field of core.settings.Settings."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    assert prefix == "BATON_", f"Settings env_prefix changed to {prefix!r}; update this test"
+    return {f"{prefix}{name.upper()}": name for name in Settings.model_fields}
+
+
+def _default_as_text(field_name: str) -> str:
+    default = Settings.model_fields[field_name].get_default(call_default_factory=True)
+    if isinstance(default, SecretStr):
+        return default.get_secret_value()
+    if isinstance(default, Enum):
+        return str(default.value)
+    return "" if default is None else str(default)
+
+
+def _needs_value_in_container(field_name: str) -> bool:
+    """A setting whose default only makes sense on a developer's machine."""
+    if Settings.model_fields[field_name].annotation is SecretStr:
+        return False  # secrets are optional pass-throughs (e.g. the OpenAI key)
+    default = _default_as_text(field_name)
+    return (
+        default in ("", "dev")
+        or "localhost" in default
+        or "127.0.0.1" in default
+        or default.startswith(".")  # relative to whatever the working directory is
+    )
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def _dockerignore_excludes(path: str) -> bool:
+    """Docker's rule, simplified: the last matching pattern wins, a pattern that matches a
+    directory covers everything below it, `!` re-includes, `**/` matches at any depth."""
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: end + 1]) for end in range(len(parts))]
+    anywhere = [
+        "/".join(parts[start : end + 1]) for end in range(len(parts)) for start in range(end + 1)
+    ]
+    excluded = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").strip("/")
+        if pattern.startswith("**/"):
+            candidates, pattern = anywhere, pattern.removeprefix("**/")
+        else:
+            candidates = prefixes
+        if any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates):
+            excluded = not negate
+    return excluded
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*INFRA_SERVICES, *APP_SERVICES])
+def test_service_exists(name: str) -> None:
+    assert name in _services(), f"docker-compose.yml lacks service {name!r}"
+
+
+@pytest.mark.parametrize("name", MUST_BE_HEALTHCHECKED)
+def test_service_has_healthcheck(name: str) -> None:
+    check = _service(name).get("healthcheck") or {}
+    test = check.get("test")
+    assert test, f"{name}: needs a healthcheck (others wait on it)"
+    assert not check.get("disable"), f"{name}: healthcheck is disabled"
+    assert test not in (["NONE"], "NONE"), f"{name}: healthcheck is switched off"
+
+
+def test_every_service_has_an_image_or_a_build() -> None:
+    missing = [name for name, svc in _services().items() if not svc.get("image", svc.get("build"))]
+    assert not missing, f"services with neither image nor build: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(_compose().get("services", {})))
+def test_image_is_pinned(name: str) -> None:
+    service = _service(name)
+    image = service.get("image")
+    if image is None:
+        assert service.get("build"), f"{name}: has neither image nor build"
+        return
+    tag = _image_tag(str(image))
+    assert tag, f"{name}: image {image!r} has no tag; pin an exact version"
+    assert tag != "latest", f"{name}: image {image!r} uses 'latest'; pin an exact version"
+    if not service.get("build"):
+        # Third-party images: an exact release (major.minor at least), not a floating major.
+        assert re.match(r"v?\d+\.\d+", tag), f"{name}: {image!r} is not an exact version tag"
+
+
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_worker_can_scale(name: str) -> None:
+    service = _service(name)
+    assert "container_name" not in service, f"{name}: container_name blocks `--scale`"
+    assert not service.get("ports"), f"{name}: host ports collide when scaled: {service['ports']}"
+    assert "hostname" not in service, f"{name}: a fixed hostname is shared by every replica"
+
+
+def test_worker_services_match_task_queues() -> None:
+    served = {}
+    for name, service in _services().items():
+        command = _command(service)
+        if command[:2] == ["baton", "worker"]:
+            assert "--queue" in command, f"{name}: serve one queue per service (--queue NAME)"
+            served[name] = command[command.index("--queue") + 1]
+    expected = {name: queue.value for name, queue in WORKERS.items()}
+    assert served == expected, (
+        f"worker services and their queues {served} differ from TaskQueue {expected}"
+    )
+
+
+def test_depends_on_targets_exist_with_valid_conditions() -> None:
+    services = _services()
+    problems = []
+    for name, service in services.items():
+        for target, condition in _depends_on(service).items():
+            if target not in services:
+                problems.append(f"{name} -> {target}: no such service")
+            elif condition not in DEPENDS_ON_CONDITIONS:
+                problems.append(f"{name} -> {target}: unknown condition {condition!r}")
+            elif condition == "service_healthy" and not services[target].get("healthcheck"):
+                problems.append(f"{name} -> {target}: waits for healthy, but it has no healthcheck")
+            elif condition == "service_completed_successfully" and str(
+                services[target].get("restart", "no")
+            ) in ("always", "unless-stopped"):
+                problems.append(f"{name} -> {target}: waits for a service that never completes")
+    assert not problems, "bad depends_on:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "needs"),
+    [
+        ("temporal", {"postgresql": "service_healthy"}),
+        ("api", {"temporal": "service_healthy", "postgresql": "service_healthy"}),
+        *[(worker, {"temporal": "service_healthy"}) for worker in WORKERS],
+        ("worker-inbox", {"postgresql": "service_healthy"}),
+    ],
+)
+def test_start_order(name: str, needs: dict[str, str]) -> None:
+    depends = _depends_on(_service(name))
+    missing = {target: cond for target, cond in needs.items() if depends.get(target) != cond}
+    assert not missing, f"{name}: must depend on {missing}; has {depends}"
+
+
+def test_dependency_graph_has_no_cycle() -> None:
+    services = _services()
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "active", f"depends_on cycle: {' -> '.join([*path, name])}"
+        state[name] = "active"
+        for target in _depends_on(services.get(name, {})):
+            visit(target, [*path, name])
+        state[name] = "done"
+
+    for name in services:
+        visit(name, [])
+
+
+def _bind_sources(service: dict[str, Any]) -> list[str]:
+    sources = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                sources.append(str(volume.get("source", "")))
+        elif str(volume).startswith((".", "/", "~")):
+            sources.append(str(volume).split(":")[0])
+    return sources
+
+
+def test_bind_mounts_exist_in_the_repository() -> None:
+    missing = [
+        f"{name}: {source}"
+        for name, service in _services().items()
+        for source in _bind_sources(service)
+        if source.startswith(".") and not (ROOT / source).exists()
+    ]
+    assert not missing, f"bind-mounted paths missing from the repository: {missing}"
+
+
+def test_named_volumes_are_declared() -> None:
+    declared = set(_compose().get("volumes") or {})
+    used = {
+        str(volume).split(":")[0]
+        for service in _services().values()
+        for volume in service.get("volumes") or []
+        if isinstance(volume, str) and not volume.startswith((".", "/")) and ":" in volume
+    }
+    assert "postgresql-data" in used, "postgresql should keep its data in a named volume"
+    assert used <= declared, f"named volumes used but not declared: {sorted(used - declared)}"
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def test_secrets_are_not_literal() -> None:
+    problems = []
+    for name, service in _services().items():
+        for key, value in _environment(service).items():
+            if _SECRET_NAME.search(key) and not re.fullmatch(_INTERPOLATION.pattern, value):
+                problems.append(f"{name}: {key}={value!r} is not a ${{VAR...}} reference")
+            userinfo = urlsplit(value).password if "://" in value else None
+            if userinfo and not re.fullmatch(_INTERPOLATION.pattern, userinfo):
+                problems.append(f"{name}: {key} embeds a literal password")
+    assert not problems, "literal secrets in docker-compose.yml:\n" + "\n".join(problems)
+
+
+def test_secret_references_are_required_or_empty() -> None:
+    """A secret is either required (`${X:?msg}`) or optional with no default (`${X:-}`)."""
+    text = COMPOSE_FILE.read_text()
+    problems = [
+        match[0]
+        for match in _INTERPOLATION.finditer(text)
+        if _SECRET_NAME.search(match["name"])
+        and not (match["op"] in (":?", "?") or (match["op"] in (":-", "-") and not match["arg"]))
+    ]
+    assert not problems, f"secrets with a default value or no required marker: {problems}"
+
+
+def test_postgres_password_is_required() -> None:
+    env = _environment(_service("postgresql"))
+    password = env.get("POSTGRES_PASSWORD", "")
+    assert password.startswith("${POSTGRES_PASSWORD:?"), (
+        f"postgresql: POSTGRES_PASSWORD must be ${{POSTGRES_PASSWORD:?...}}, is {password!r}"
+    )
+
+
+# --- search attributes ---------------------------------------------------------------------------
+
+
+def test_search_attributes_registered_equal_contract() -> None:
+    service = _service(SEARCH_ATTRIBUTE_SERVICE)
+    pairs = [arg for arg in _command(service) if "=" in arg]
+    registered = [tuple(pair.split("=", 1)) for pair in pairs]
+    expected = [(attribute.name, attribute.type.value) for attribute in SEARCH_ATTRIBUTES]
+    assert len(registered) == len(set(registered)), f"duplicates in {registered}"
+    assert sorted(registered) == sorted(expected), (
+        f"{SEARCH_ATTRIBUTE_SERVICE} registers {registered}, "
+        f"workflows/contracts/search_attributes.py defines {expected}"
+    )
+
+
+def test_search_attribute_setup_runs_after_temporal_and_before_the_app() -> None:
+    setup = _service(SEARCH_ATTRIBUTE_SERVICE)
+    assert _depends_on(setup).get("temporal") == "service_healthy", (
+        f"{SEARCH_ATTRIBUTE_SERVICE} must wait for a healthy temporal"
+    )
+    script = str(setup.get("entrypoint", "")) + " ".join(_command(setup))
+    assert "setup-namespace.sh" in script, f"{SEARCH_ATTRIBUTE_SERVICE} must run the setup script"
+    assert (ROOT / "deploy/temporal/setup-namespace.sh").is_file(), "setup script is missing"
+    for name in ["api", *WORKERS]:
+        condition = _depends_on(_service(name)).get(SEARCH_ATTRIBUTE_SERVICE)
+        assert condition == "service_completed_successfully", (
+            f"{name}: start after {SEARCH_ATTRIBUTE_SERVICE} completed (has {condition!r})"
+        )
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def test_no_unknown_baton_variables() -> None:
+    known = _baton_field_env_names()
+    unknown = [
+        f"{name}: {key}"
+        for name, service in _services().items()
+        for key in _environment(service)
+        if key.startswith("BATON_") and key not in known
+    ]
+    shared = [key for key in _compose().get("x-baton-env", {}) if key not in known]
+    unknown += [f"x-baton-env: {key}" for key in shared]
+    assert not unknown, (
+        f"BATON_ variables core.settings.Settings does not know (typos?): {unknown}; "
+        f"known: {sorted(known)}"
+    )
+
+
+def test_container_critical_settings_exist_in_settings() -> None:
+    missing = MUST_BE_SET_IN_CONTAINERS - set(Settings.model_fields)
+    assert not missing, f"{sorted(missing)} are not Settings fields any more; revisit this test"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_sets_every_container_critical_setting(name: str) -> None:
+    env = _environment(_service(name))
+    needed = {
+        env_name
+        for env_name, field in _baton_field_env_names().items()
+        if _needs_value_in_container(field) or field in MUST_BE_SET_IN_CONTAINERS
+    }
+    missing = sorted(key for key in needed if not _resolve_defaults(env.get(key, "")).strip())
+    assert not missing, f"{name}: settings with no usable default in a container unset: {missing}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_uses_the_shared_environment(name: str) -> None:
+    shared = {key: str(value) for key, value in _compose()["x-baton-env"].items()}
+    env = _environment(_service(name))
+    differing = {key: env.get(key) for key, value in shared.items() if env.get(key) != value}
+    assert not differing, f"{name}: differs from x-baton-env in {differing}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_runs_in_prod(name: str) -> None:
+    env = _environment(_service(name))
+    assert env.get("BATON_ENV") == "prod", f"{name}: BATON_ENV must be prod (dev seeds demo keys)"
+
+
+def test_shared_environment_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a container gets when only the required variables are set loads as Settings."""
+
+    def resolve(value: str) -> str:
+        return _INTERPOLATION.sub(
+            lambda m: m["arg"] if m["op"] in (":-", "-") else f"required-{m['name'].lower()}",
+            value,
+        )
+
+    for key in _baton_field_env_names():
+        monkeypatch.delenv(key, raising=False)
+    for key, value in _compose()["x-baton-env"].items():
+        monkeypatch.setenv(key, resolve(str(value)))
+    settings = Settings(_env_file=None)
+    assert settings.env.value == "prod"
+    assert settings.temporal_host_port == ("temporal", 7233)
+    assert settings.api_host == "0.0.0.0"
+
+
+def test_pass_through_defaults_do_not_blank_settings() -> None:
+    """`BATON_X: ${BATON_X:-}` would replace a non-empty Settings default with ''."""
+    fields = _baton_field_env_names()
+    blanked = [
+        f"{key} (Settings default {_default_as_text(fields[key])!r})"
+        for key, value in _compose()["x-baton-env"].items()
+        if key in fields
+        and _default_as_text(fields[key])
+        and not _resolve_defaults(str(value)).strip()
+    ]
+    assert not blanked, f"x-baton-env blanks settings when the variable is unset: {blanked}"
+
+
+def test_addresses_point_at_compose_services() -> None:
+    env = _compose()["x-baton-env"]
+    services = _services()
+    temporal_host, _, temporal_port = str(env["BATON_TEMPORAL_ADDRESS"]).rpartition(":")
+    database = urlsplit(_resolve_defaults(str(env["BATON_DATABASE_URL"])))
+    systems = urlsplit(str(env["BATON_SYSTEMS_URL"]))
+    targets = {
+        "BATON_TEMPORAL_ADDRESS": (temporal_host, "temporal", temporal_port, "7233"),
+        "BATON_DATABASE_URL": (database.hostname, "postgresql", str(database.port), "5432"),
+        "BATON_SYSTEMS_URL": (systems.hostname, "systems", str(systems.port), "8100"),
+    }
+    for key, (host, service, port, expected_port) in targets.items():
+        assert host == service, f"{key} must name service {service!r}, names {host!r}"
+        assert service in services, f"{key} points at {service!r}, which is not a service"
+        assert port == expected_port, f"{key}: port {port}, the service listens on {expected_port}"
+    assert database.scheme.startswith("postgresql"), "BATON_DATABASE_URL must be PostgreSQL"
+    assert database.path == "/baton", "BATON_DATABASE_URL must use the database `baton`"
+
+
+@pytest.mark.parametrize(("name", "port_key"), [("api", "BATON_API_PORT"), ("systems", None)])
+def test_published_port_matches_setting(name: str, port_key: str | None) -> None:
+    env = _compose()["x-baton-env"]
+    systems_port = urlsplit(str(env["BATON_SYSTEMS_URL"])).port
+    port = str(env[port_key]) if port_key else str(systems_port)
+    published = [str(p).rsplit(":", 1)[-1] for p in _service(name).get("ports") or []]
+    assert port in published, f"{name}: listens on {port}, publishes container ports {published}"
+    healthcheck = " ".join(map(str, _service(name)["healthcheck"]["test"]))
+    assert f":{port}/health" in healthcheck, f"{name}: healthcheck must GET :{port}/health"
+
+
+def test_temporal_ui_is_reachable_where_the_links_point() -> None:
+    ui = _service("temporal-ui")
+    assert _environment(ui).get("TEMPORAL_ADDRESS") == "temporal:7233", (
+        "temporal-ui must talk to temporal:7233"
+    )
+    host_ports = [str(p).rsplit(":", 2)[-2] for p in ui.get("ports") or [] if ":" in str(p)]
+    link = urlsplit(_resolve_defaults(str(_compose()["x-baton-env"]["BATON_TEMPORAL_UI_URL"])))
+    assert str(link.port) in host_ports, (
+        f"BATON_TEMPORAL_UI_URL defaults to port {link.port}; temporal-ui publishes {host_ports}"
+    )
+
+
+# --- image ---------------------------------------------------------------------------------------
+
+
+def test_dockerfile_base_images_are_pinned() -> None:
+    instructions = _dockerfile_instructions()
+    args: dict[str, str] = {}
+    for keyword, rest in instructions:
+        if keyword == "ARG" and "=" in rest:
+            key, _, value = rest.partition("=")
+            args.setdefault(key.strip(), value.strip())
+    stages: set[str] = set()
+    bases = []
+    for keyword, rest in instructions:
+        if keyword != "FROM":
+            continue
+        words = [w for w in rest.split() if not w.startswith("--")]
+        image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m[1], ""), words[0])
+        if len(words) >= 3 and words[1].upper() == "AS":
+            stages.add(words[2])
+        if image not in stages:
+            bases.append(image)
+    assert bases, "Dockerfile has no FROM"
+    for image in bases:
+        tag = _image_tag(image)
+        assert tag, f"base image {image!r} has no tag"
+        assert tag != "latest", f"base image {image!r} uses 'latest'"
+        assert re.match(r"\d+\.\d+\.\d+", tag), f"base image {image!r}: pin the exact patch release"
+        assert image.startswith("python:3.11"), f"base image {image!r}: the project targets 3.11"
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    instructions = _dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    users = [rest for keyword, rest in instructions[last_from:] if keyword == "USER"]
+    assert users, "the final stage of the Dockerfile never switches away from root (USER)"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0"), f"the image runs as {users[-1]!r}"
+
+
+def test_dockerfile_copies_every_package_and_exposes_ports() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*").rstrip(".") for pattern in include}
+    copied = {
+        rest.split()[0].strip("./")
+        for keyword, rest in _dockerfile_instructions()
+        if keyword == "COPY" and not rest.startswith("--from")
+    }
+    assert packages <= copied, f"Dockerfile does not COPY packages {sorted(packages - copied)}"
+    exposed = {
+        port.split("/")[0]
+        for keyword, rest in _dockerfile_instructions()
+        if keyword == "EXPOSE"
+        for port in rest.split()
+    }
+    assert {"8000", "8100"} <= exposed, f"Dockerfile exposes {sorted(exposed)}, needs 8000 8100"
+    commands = [rest for keyword, rest in _dockerfile_instructions() if keyword in ("CMD", "RUN")]
+    assert any("pip install ." in command for command in commands), "Dockerfile must pip install ."
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".venv/bin/python",
+        ".data/temporal.db",
+        ".git/HEAD",
+        ".env",
+        ".pytest_cache/v/cache",
+        ".mypy_cache/3.11/core",
+        "core/__pycache__/settings.cpython-311.pyc",
+        "tests/test_compose.py",
+    ],
+)
+def test_dockerignore_keeps_out(path: str) -> None:
+    assert _dockerignore_excludes(path), f".dockerignore lets {path!r} into the build context"
+
+
+@pytest.mark.parametrize(
+    "path", ["pyproject.toml", "README.md", "core/settings.py", "workflows/contracts/queues.py"]
+)
+def test_dockerignore_lets_in(path: str) -> None:
+    assert not _dockerignore_excludes(path), f".dockerignore keeps {path!r} out; the build needs it"
