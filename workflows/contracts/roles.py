@@ -9,3 +9,4 @@ class Role(StrEnum):
     FINANCE_CONTROLLER = "finance_controller"
     AP_CLERK = "ap_clerk"
     ADMIN = "admin"
+    ROBOT = "robot"  # external robots (RPA tools, scripts) that take jobs from a pool
