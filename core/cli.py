@@ -74,8 +74,10 @@ def systems(
 
     from systems.app import create_app
 
-    default_host, port = _settings().systems_host_port
-    uvicorn.run(create_app(), host=host or default_host, port=port)
+    settings = _settings()
+    default_host, port = settings.systems_host_port
+    app = create_app(settings.resolved_systems_database_url)
+    uvicorn.run(app, host=host or default_host, port=port)
 
 
 @users.command("add")

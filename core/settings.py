@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     systems_url: str = "http://127.0.0.1:8100"
+    systems_database_url: str = Field(
+        "", description="The sandbox's own database; empty means SQLite in data_dir."
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
@@ -55,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'baton.db'}"
+
+    @property
+    def resolved_systems_database_url(self) -> str:
+        return self.systems_database_url or f"sqlite:///{self.data_dir / 'systems.db'}"
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:

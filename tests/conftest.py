@@ -146,8 +146,10 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def systems_url() -> AsyncIterator[str]:
-    async with serve(create_systems()) as url:
+async def systems_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """One sandbox for the session; tests that count its writes reset it first."""
+    database = tmp_path_factory.mktemp("systems") / "systems.db"
+    async with serve(create_systems(f"sqlite:///{database}")) as url:
         yield url
 
 
