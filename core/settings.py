@@ -35,6 +35,14 @@ class Settings(BaseSettings):
 
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     systems_url: str = "http://127.0.0.1:8100"
+    systems_api_key: SecretStr = Field(
+        SecretStr(""), description="Bearer token the bots send to the business systems."
+    )
+    bots_robot_slots: int = Field(8, ge=1, description="Bot activities one worker runs at once.")
+    bots_rate_limit_per_second: float = Field(
+        50.0, gt=0, description="Bot calls per second across all bot workers (protects systems)."
+    )
+    bots_timeout_seconds: float = Field(10.0, gt=0)
     systems_database_url: str = Field(
         "", description="The sandbox's own database; empty means SQLite in data_dir."
     )

@@ -1,0 +1,211 @@
+"""Requests and results of the bot activities: the business systems' data as processes see it."""
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class BotActivity(StrEnum):
+    """Activity names, so workflows call bots by name without importing their code."""
+
+    CAPTURE_INTERACTION = "crm.capture_interaction"
+    RECORD_OUTCOME = "crm.record_outcome"
+    GET_CUSTOMER = "finance.get_customer_credit"
+    GET_CATALOGUE = "erp.get_catalogue"
+    RESERVE_STOCK = "erp.reserve_stock"
+    RELEASE_STOCK = "erp.release_stock"
+    GET_PURCHASE_ORDER = "erp.get_purchase_order"
+    SCHEDULE_PRODUCTION = "mes.schedule_production"
+    CANCEL_PRODUCTION = "mes.cancel_production"
+    ADD_FORECAST = "finance.add_forecast"
+    REVERT_FORECAST = "finance.revert_forecast"
+    REGISTER_INVOICE = "finance.register_invoice"
+    SCHEDULE_PAYMENT = "finance.schedule_payment"
+    RELEASE_PAYMENT = "finance.release_payment"
+    CANCEL_PAYMENT = "finance.cancel_payment"
+    NOTIFY = "notifications.send"
+
+
+class OrderLine(BaseModel):
+    sku: str = Field(min_length=1, max_length=50)
+    quantity: int = Field(gt=0, le=1_000_000)
+
+
+# -- CRM ----------------------------------------------------------------------------------------
+
+
+class CaptureInteraction(BaseModel):
+    customer_id: str
+    channel: Literal["email", "chat", "phone", "web", "api"] = "api"
+    kind: str = "order"
+    text: str
+    ref: str | None = None
+
+
+class InteractionRecorded(BaseModel):
+    interaction_id: int
+
+
+class RecordOutcome(BaseModel):
+    interaction_id: int
+    outcome: str
+
+
+# -- ERP ----------------------------------------------------------------------------------------
+
+
+class CatalogueRequest(BaseModel):
+    pass
+
+
+class Product(BaseModel):
+    sku: str
+    name: str
+    unit_price: float
+    stock: int
+    lead_time_days: int = 0
+
+
+class Catalogue(BaseModel):
+    products: list[Product]
+
+
+class ReserveStock(BaseModel):
+    order_ref: str
+    lines: list[OrderLine] = Field(min_length=1)
+
+
+class ReservedLine(BaseModel):
+    sku: str
+    requested: int
+    reserved: int
+    shortfall: int
+
+
+class Reservation(BaseModel):
+    reservation_id: int
+    lines: list[ReservedLine]
+    status: str = "active"
+
+
+class ReleaseStock(BaseModel):
+    reservation_id: int
+
+
+class PurchaseOrderRequest(BaseModel):
+    po_number: str
+
+
+class PurchaseOrderLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: float
+    received: int
+
+
+class PurchaseOrder(BaseModel):
+    po_number: str
+    vendor_id: str
+    currency: str
+    lines: list[PurchaseOrderLine]
+
+
+# -- MES ----------------------------------------------------------------------------------------
+
+
+class ScheduleProduction(BaseModel):
+    order_ref: str
+    sku: str
+    quantity: int = Field(gt=0)
+
+
+class ProductionOrder(BaseModel):
+    production_order_id: int
+    sku: str
+    quantity: int
+    completion_date: date
+    status: str = "scheduled"
+
+
+class CancelProduction(BaseModel):
+    production_order_id: int
+
+
+# -- Finance ------------------------------------------------------------------------------------
+
+
+class CustomerRequest(BaseModel):
+    customer_id: str
+
+
+class CustomerCredit(BaseModel):
+    customer_id: str
+    credit_limit: float
+    exposure: float
+    available: float
+    orders_count: int = 0
+    late_payments: int = 0
+
+
+class AddForecast(BaseModel):
+    order_ref: str
+    customer_id: str
+    amount: float = Field(gt=0)
+    period: str = Field(pattern=r"^\d{4}-\d{2}$")
+
+
+class ForecastEntry(BaseModel):
+    entry_id: int
+    amount: float
+    status: str = "active"
+
+
+class RevertForecast(BaseModel):
+    entry_id: int
+
+
+class RegisterInvoice(BaseModel):
+    vendor_id: str
+    invoice_number: str
+    po_number: str | None = None
+    currency: str
+    total: float
+    due_date: date | None = None
+
+
+class InvoiceRegistered(BaseModel):
+    invoice_id: int
+
+
+class SchedulePayment(BaseModel):
+    invoice_id: int
+    amount: float
+    currency: str
+    pay_on: date
+
+
+class Payment(BaseModel):
+    payment_id: int
+    status: str
+    pay_on: date
+
+
+class PaymentRequest(BaseModel):
+    payment_id: int
+
+
+# -- Notifications ------------------------------------------------------------------------------
+
+
+class Notify(BaseModel):
+    recipient: str
+    channel: Literal["email", "sms", "chat", "inbox"] = "email"
+    subject: str
+    body: str = ""
+    ref: str | None = None
+
+
+class Notified(BaseModel):
+    notification_id: int
