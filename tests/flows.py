@@ -5,9 +5,16 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.contracts.bots import AddForecast, BotActivity, Reservation, ReserveStock
+from workflows.contracts.bots import (
+    AddForecast,
+    BotActivity,
+    ForecastEntry,
+    Reservation,
+    ReserveStock,
+)
 
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), backoff_coefficient=1.5)
+TIMEOUT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -16,18 +23,21 @@ class ReserveAndForecast:
 
     @workflow.run
     async def run(self, order: ReserveStock) -> Reservation:
-        options = {
-            "start_to_close_timeout": timedelta(seconds=10),
-            "retry_policy": FAST_RETRY,
-        }
-        reservation = await workflow.execute_activity(
-            BotActivity.RESERVE_STOCK, order, result_type=Reservation, **options
+        reservation: Reservation = await workflow.execute_activity(
+            BotActivity.RESERVE_STOCK,
+            order,
+            result_type=Reservation,
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=FAST_RETRY,
+        )
+        forecast = AddForecast(
+            order_ref=order.order_ref, customer_id="C-1010", amount=10, period="2026-12"
         )
         await workflow.execute_activity(
             BotActivity.ADD_FORECAST,
-            AddForecast(
-                order_ref=order.order_ref, customer_id="C-1010", amount=10, period="2026-12"
-            ),
-            **options,
+            forecast,
+            result_type=ForecastEntry,
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=FAST_RETRY,
         )
         return reservation
