@@ -1,0 +1,126 @@
+"""Resolves what a person wrote ('temp sensors', 'WID100', 'Nortwind Components Ltd') to an entry
+of a list given at run time (the ERP's catalogue, the vendor list), with a score for how well.
+
+Codes (SKUs) match exactly once separators are ignored. Names match word by word: each word of an
+entry's name finds its best counterpart in the text (plural, prefix, typo tolerant), and words
+that few entries share weigh more, so 'humidity' decides between the three sensors.
+"""
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_CODE = re.compile(r"\b[A-Za-z]{2,6}[-_/ ]?\d{2,8}\b")
+_FIGURE = re.compile(r"^(\d+)[a-z]{0,2}$")  # a figure with an optional unit: 10, 10m, 400w
+MIN_WORD_SIMILARITY = 0.75
+
+
+@dataclass(frozen=True)
+class Match:
+    key: str
+    name: str
+    score: float  # 0..1, how much of the entry's name the text covers (1 for an exact code)
+    margin: float  # lead over the next-best entry
+    code_span: tuple[int, int] | None = None  # where the code was found, for a code match
+
+    @property
+    def quality(self) -> float:
+        """The score, discounted when another entry came close (an ambiguous reference)."""
+        return self.score * min(1.0, 0.5 + 2.5 * self.margin)
+
+
+def normalize_code(code: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", code.upper())
+
+
+def stem(word: str) -> str:
+    word = word.lower()
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return [stem(token) for token in _TOKEN.findall(text)]
+
+
+@lru_cache(maxsize=65536)
+def word_similarity(name_word: str, written: str) -> float:
+    """How well a word someone wrote stands for a word of a name (both stemmed), 0..1."""
+    if name_word == written:
+        return 1.0
+    if not (name_word.isalpha() and written.isalpha()):
+        # 10m vs 10: the same figure without its unit; other figures never approximate
+        figure, written_figure = _FIGURE.match(name_word), _FIGURE.match(written)
+        same = figure and written_figure and figure[1] == written_figure[1]
+        return 0.8 if same else 0.0
+    if len(written) >= 3 and name_word.startswith(written):
+        return 0.9  # an abbreviation: temp -> temperature
+    if len(name_word) >= 4 and written.startswith(name_word):
+        return 0.85  # run together: heavyduty -> heavy
+    matcher = SequenceMatcher(None, name_word, written)
+    if (
+        matcher.real_quick_ratio() < MIN_WORD_SIMILARITY
+        or matcher.quick_ratio() < MIN_WORD_SIMILARITY
+    ):
+        return 0.0  # cheap upper bounds first
+    ratio = matcher.ratio()
+    return ratio if ratio >= MIN_WORD_SIMILARITY else 0.0
+
+
+class NameMatcher:
+    """Matches text against entries (key, name): the catalogue's SKUs or the vendors' ids."""
+
+    def __init__(self, entries: Sequence[tuple[str, str]]) -> None:
+        self._names = dict(entries)
+        self._codes = {normalize_code(key): key for key in self._names}
+        self._words = {key: sorted(set(words(name))) for key, name in self._names.items()}
+        frequency = Counter(word for name_words in self._words.values() for word in name_words)
+        count = len(self._names)
+        self._weight = {word: math.log(1 + count / seen) for word, seen in frequency.items()}
+        self._total = {key: sum(self._weight[w] for w in ws) for key, ws in self._words.items()}
+        self._similar: dict[str, dict[str, float]] = {}  # written word -> name words it resembles
+
+    def find_code(self, text: str) -> Match | None:
+        for found in _CODE.finditer(text):
+            key = self._codes.get(normalize_code(found[0]))
+            if key is not None:
+                return Match(key, self._names[key], 1.0, 1.0, found.span())
+        return None
+
+    def _resembled(self, written: str) -> dict[str, float]:
+        if written not in self._similar:
+            similarities = ((word, word_similarity(word, written)) for word in self._weight)
+            self._similar[written] = {word: value for word, value in similarities if value > 0}
+        return self._similar[written]
+
+    def name_scores(self, text: str) -> list[tuple[float, str]]:
+        """Each entry's score for `text`, best first."""
+        best: dict[str, float] = {}
+        for written in set(words(text)):
+            for word, similarity in self._resembled(written).items():
+                best[word] = max(best.get(word, 0.0), similarity)
+        scores = [
+            (sum(self._weight[w] * best.get(w, 0.0) for w in name_words) / self._total[key], key)
+            for key, name_words in self._words.items()
+            if self._total[key]
+        ]
+        return sorted(scores, reverse=True)
+
+    def best(self, text: str) -> Match | None:
+        """The entry `text` names, by code first, else by name; None for an empty list."""
+        by_code = self.find_code(text)
+        if by_code is not None:
+            return by_code
+        scores = self.name_scores(text)
+        if not scores:
+            return None
+        (score, key), runner_up = scores[0], scores[1][0] if len(scores) > 1 else 0.0
+        return Match(key, self._names[key], score, score - runner_up)

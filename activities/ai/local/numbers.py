@@ -1,0 +1,94 @@
+"""Finds numbers in text: digits in English or European notation, and quantities in words."""
+
+import re
+from dataclasses import dataclass
+
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+WORD_VALUES: dict[str, int] = {
+    **{word: value for value, word in enumerate(_UNITS)},
+    **{word: 20 + 10 * index for index, word in enumerate(_TENS)},
+}
+_PHRASES = {"a dozen": 12, "half a dozen": 6, "a hundred": 100, "a couple of": 2, "a pair of": 2}
+
+_DIGITS = re.compile(r"(?<![\d.,])\d(?:[\d.,]*\d)?")
+_WORDS = re.compile(
+    r"\b(?:(?P<phrase>half a dozen|a dozen|a hundred|a couple of|a pair of)"
+    rf"|(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{'|'.join(_UNITS[1:10])}))?"
+    rf"|(?P<small>{'|'.join(_UNITS[1:])})(?P<dozen> dozen)?)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    start: int
+    end: int
+    value: float
+    decimals: int  # digits after the decimal separator; 2 for money
+    in_words: bool = False
+
+
+def parse_number(text: str) -> tuple[float, int] | None:
+    """'1,234.56' and '1.234,56' -> (1234.56, 2); '1,200' -> (1200, 0); nonsense -> None.
+
+    A separator that appears once and is followed by exactly three digits groups thousands;
+    otherwise the last separator is the decimal one.
+    """
+    separators = [char for char in text if char in ".,"]
+    if not separators:
+        return float(text), 0
+    last = separators[-1]
+    head, _, tail = text.rpartition(last)
+    thousands_only = len(set(separators)) == 1 and len(tail) == 3
+    if thousands_only:
+        head, tail = text, ""
+    groups = re.split(r"[.,]", head)
+    if any(len(group) != 3 for group in groups[1:]) or not groups[0]:
+        return None  # e.g. a dotted date such as 10.04.2026
+    digits = "".join(groups)
+    return (float(f"{digits}.{tail}") if tail else float(digits)), len(tail)
+
+
+def find_numbers(text: str, words: bool = False) -> list[NumberMention]:
+    """Numbers written in digits, and with `words` also in words ('two dozen'), in order."""
+    found = []
+    for match in _DIGITS.finditer(text):
+        parsed = parse_number(match[0])
+        if parsed is not None:
+            found.append(NumberMention(match.start(), match.end(), parsed[0], parsed[1]))
+    if words:
+        for match in _WORDS.finditer(text):
+            found.append(NumberMention(match.start(), match.end(), _word_value(match), 0, True))
+    return sorted(found, key=lambda mention: mention.start)
+
+
+def _word_value(match: re.Match[str]) -> float:
+    if match["phrase"]:
+        return float(_PHRASES[match["phrase"].lower()])
+    if match["tens"]:
+        unit = WORD_VALUES[match["unit"].lower()] if match["unit"] else 0
+        return float(WORD_VALUES[match["tens"].lower()] + unit)
+    value = WORD_VALUES[match["small"].lower()]
+    return float(value * 12 if match["dozen"] else value)

@@ -1,0 +1,206 @@
+"""Order lines (SKU, quantity) and the requested date, from a customer's free text.
+
+Learned parts and parsers work in turn:
+1. a text classifier says which clauses are order lines (not greetings, addresses, questions);
+2. the catalogue matcher resolves each line's product, by SKU code or fuzzy name;
+3. a span tagger picks the quantity among the line's figures (not the 400 of 'Servo 400W');
+4. the date finder lists every date; a span tagger picks the requested one (not 'we spoke on').
+"""
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from activities.ai.local.dates import DateMention, find_dates
+from activities.ai.local.examples import OrderExample, OrderLineLabel
+from activities.ai.local.fuzzy import Match, NameMatcher
+from activities.ai.local.numbers import NumberMention, find_numbers
+from activities.ai.local.segments import Segment, clauses
+from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
+from activities.ai.local.text_classifier import SHORT_TEXT_NGRAMS, TextClassifier
+from workflows.contracts.ai import (
+    CatalogueItem,
+    ExtractedOrderLine,
+    ExtractOrderRequest,
+    ExtractOrderResult,
+)
+
+ITEM = "item"
+QUANTITY = "quantity"
+REQUESTED = "requested"
+MIN_MATCH_SCORE = 0.4  # below this a line names no catalogue product well enough
+
+
+def _catalogue_matcher(catalogue: Sequence[CatalogueItem]) -> NameMatcher:
+    return NameMatcher([(item.sku, item.name) for item in catalogue])
+
+
+def _labelled_line(
+    segment: Segment, text: str, lines: Sequence[OrderLineLabel]
+) -> OrderLineLabel | None:
+    """The order line a segment of a training text belongs to, if any."""
+    for line in lines:
+        start = text.find(line.mention)
+        overlap = min(segment.end, start + len(line.mention)) - max(segment.start, start)
+        if start >= 0 and overlap >= 0.5 * min(len(segment.text), len(line.mention)):
+            return line
+    return None
+
+
+def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bool, bool]:
+    """Whether a figure belongs to the product's code ('PMP-420') or name ('Servo 400W');
+    a figure right after a multiplication sign ('x4') is a quantity, whatever the name says."""
+    code = match.code_span
+    in_code = code is not None and code[0] <= number.start < code[1]
+    figure = str(int(number.value)) if number.value.is_integer() else ""
+    multiplied = re.search(r"[x\u00d7]$", text[: number.start], re.I) is not None
+    return in_code, figure in re.findall(r"\d+", match.name) and not multiplied
+
+
+def _annotated(text: str, match: Match | None) -> str:
+    """The clause plus marker words for what the parsers found in it (a product, a figure
+    that is not part of the product's code or name), so the line classifier weighs those
+    findings together with the wording."""
+    score = match.score if match else 0.0
+    product = "xxproduct" if score >= 0.7 else "xxmaybe" if score >= MIN_MATCH_SCORE else "xxnone"
+    figures = [
+        number
+        for number in find_numbers(text, words=True)
+        if match is None or not any(_part_of_product(text, number, match))
+    ]
+    return f"{text} {product} {'xxfigure' if figures else 'xxnofigure'}"
+
+
+def _glued_letters(text: str, start: int, end: int) -> tuple[str, str]:
+    """Letters stuck to a figure on either side: 'x20' -> ('x', ''), '400W' -> ('', 'w')."""
+    before = re.search(r"[A-Za-z]*$", text[:start])
+    after = re.match(r"[A-Za-z]*", text[end:])
+    return (before[0].lower() if before else ""), (after[0].lower() if after else "")
+
+
+def _quantity_features(text: str, number: NumberMention, match: Match) -> Features:
+    features = span_context(text, number.start, number.end)
+    before, after = _glued_letters(text, number.start, number.end)
+    in_code, in_name = _part_of_product(text, number, match)
+    features.update(
+        {
+            "glued_before": before,
+            "glued_after": after,
+            "in_words": float(number.in_words),
+            "fraction": float(not number.value.is_integer()),
+            "in_code": float(in_code),
+            "in_name": float(in_name),
+        }
+    )
+    return features
+
+
+def _future_dates(text: str, today: date) -> list[DateMention]:
+    """Nobody asks for a delivery in the past: such dates refer to what already happened."""
+    return [mention for mention in find_dates(text, today) if mention.value >= today]
+
+
+def _date_features(text: str, mention: DateMention, today: date) -> Features:
+    features = span_context(text, mention.start, mention.end)
+    ahead = (mention.value - today).days
+    features.update(
+        {
+            "relative": float(mention.relative),
+            "ahead": "past"
+            if ahead < 0
+            else "week"
+            if ahead <= 7
+            else "quarter"
+            if ahead <= 92
+            else "far",
+        }
+    )
+    return features
+
+
+class OrderExtractor:
+    def __init__(
+        self, examples: Sequence[OrderExample], catalogue: Sequence[CatalogueItem]
+    ) -> None:
+        matcher = _catalogue_matcher(catalogue)
+        texts, kinds = [], []
+        quantity_features, quantity_labels = [], []
+        date_features, date_labels = [], []
+        for example in examples:
+            for segment in clauses(example.text):
+                line = _labelled_line(segment, example.text, example.lines)
+                match = matcher.best(segment.text)
+                texts.append(_annotated(segment.text, match))
+                kinds.append(ITEM if line else OTHER)
+                if line is None or match is None:
+                    continue
+                for number in find_numbers(segment.text, words=True):
+                    quantity_features.append(_quantity_features(segment.text, number, match))
+                    quantity_labels.append(QUANTITY if number.value == line.quantity else OTHER)
+            for mention in _future_dates(example.text, example.today):
+                date_features.append(_date_features(example.text, mention, example.today))
+                date_labels.append(REQUESTED if mention.value == example.requested_date else OTHER)
+        self._segments = TextClassifier(texts, kinds, char_ngrams=SHORT_TEXT_NGRAMS)
+        self._quantities = SpanTagger(quantity_features, quantity_labels)
+        self._dates = SpanTagger(date_features, date_labels)
+
+    def extract(self, request: ExtractOrderRequest) -> ExtractOrderResult:
+        matcher = _catalogue_matcher(request.catalogue)
+        segments = clauses(request.text)
+        matches = [matcher.best(segment.text) for segment in segments]
+        item_odds = self._segments.probabilities(
+            [
+                _annotated(segment.text, match)
+                for segment, match in zip(segments, matches, strict=True)
+            ]
+        )
+        lines: list[ExtractedOrderLine] = []
+        unresolved: list[str] = []
+        for segment, match, odds in zip(segments, matches, item_odds, strict=True):
+            if odds[ITEM] < 0.5:
+                continue
+            line = self._line(segment.text, match, odds[ITEM])
+            if line is None:
+                unresolved.append(segment.text.strip())
+            elif all(seen.sku != line.sku for seen in lines):  # a product named twice is one line
+                lines.append(line)
+        requested, date_confidence = self._requested_date(request.text, request.today)
+        # As sure as the weakest part; nothing found is nothing to be sure of.
+        weakest = [line.confidence for line in lines] + ([date_confidence] if requested else [])
+        if unresolved:
+            weakest.append(0.3)  # something looked like an order line but named no product
+        return ExtractOrderResult(
+            lines=lines,
+            requested_date=requested,
+            unresolved=unresolved,
+            confidence=min(weakest) if lines else 0.0,
+        )
+
+    def _line(self, text: str, match: Match | None, item_odds: float) -> ExtractedOrderLine | None:
+        if match is None or match.score < MIN_MATCH_SCORE:
+            return None
+        numbers = [number for number in find_numbers(text, words=True) if number.value >= 1]
+        odds = self._quantities.probabilities([_quantity_features(text, n, match) for n in numbers])
+        if not odds:
+            return None
+        quantity_odds, number = max(
+            zip((row[QUANTITY] for row in odds), numbers, strict=True), key=lambda pair: pair[0]
+        )
+        if quantity_odds < 0.5:
+            return None  # only figures of the product itself: mentioned, not ordered
+        return ExtractedOrderLine(
+            sku=match.key,
+            quantity=round(number.value),
+            source_text=text.strip(),
+            confidence=item_odds * match.quality * quantity_odds,
+        )
+
+    def _requested_date(self, text: str, today: date) -> tuple[date | None, float]:
+        mentions = _future_dates(text, today)
+        odds = self._dates.probabilities([_date_features(text, m, today) for m in mentions])
+        scored = sorted(
+            zip((row[REQUESTED] for row in odds), mentions, strict=True), key=lambda p: -p[0]
+        )
+        if not scored or scored[0][0] < 0.5:
+            return None, 1.0
+        return scored[0][1].value, scored[0][0]

@@ -1,0 +1,125 @@
+"""The offline provider: four scikit-learn models, trained once per process at first use.
+
+Nothing is pickled: each model trains from the shipped data files the first time it is asked
+for (well under a second or two each), so code, data and model never drift apart. Inference is
+CPU work, so it runs in a thread and never blocks the worker's event loop.
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import sklearn  # type: ignore[import-untyped]
+
+from activities.ai.local.examples import (
+    DATA_DIR,
+    InvoiceExample,
+    MessageExample,
+    OrderExample,
+    RiskExample,
+    catalogue,
+    data_version,
+    load,
+)
+from activities.ai.local.invoices import InvoiceExtractor
+from activities.ai.local.messages import MessageClassifier
+from activities.ai.local.orders import OrderExtractor
+from activities.ai.local.risk import RiskScorer
+from workflows.contracts.ai import (
+    AICallMetrics,
+    AIResult,
+    ClassifyMessageRequest,
+    ClassifyMessageResult,
+    ExtractInvoiceRequest,
+    ExtractInvoiceResult,
+    ExtractOrderRequest,
+    ExtractOrderResult,
+    ScoreRiskRequest,
+    ScoreRiskResult,
+)
+
+T = TypeVar("T")
+Result = TypeVar("Result", bound=AIResult)
+
+
+class Lazy(Generic[T]):
+    """A value built at first use, once, even when several threads ask at the same moment."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._built: list[T] = []
+
+    def get(self) -> T:
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._built.append(self._build())
+        return self._built[0]
+
+
+class LocalModels:
+    """The four models over one data directory, each trained when first needed."""
+
+    def __init__(self, data_dir: Path = DATA_DIR) -> None:
+        self.version = f"data-{data_version(data_dir)}+sklearn-{sklearn.__version__}"
+        self.messages = Lazy(
+            lambda: MessageClassifier(load(MessageExample, "messages", "train", data_dir))
+        )
+        self.orders = Lazy(
+            lambda: OrderExtractor(
+                load(OrderExample, "orders", "train", data_dir), catalogue(data_dir)
+            )
+        )
+        self.invoices = Lazy(
+            lambda: InvoiceExtractor(load(InvoiceExample, "invoices", "train", data_dir))
+        )
+        self.risk = Lazy(lambda: RiskScorer(load(RiskExample, "risk", "train", data_dir)))
+
+    def warm_up(self) -> None:
+        """Trains every model now rather than on its first call (e.g. when a worker starts)."""
+        for model in (self.messages, self.orders, self.invoices, self.risk):
+            model.get()
+
+
+@cache
+def shared_models(data_dir: Path = DATA_DIR) -> LocalModels:
+    """One set of models per process, whichever provider or activity asks."""
+    return LocalModels(data_dir)
+
+
+class LocalProvider:
+    def __init__(self, models: LocalModels | None = None) -> None:
+        self._models = models or shared_models()
+
+    async def classify_message(self, request: ClassifyMessageRequest) -> ClassifyMessageResult:
+        model = self._models.messages
+        return await self._run(
+            "baton-local/message-classifier", lambda: model.get().classify(request.text)
+        )
+
+    async def extract_order(self, request: ExtractOrderRequest) -> ExtractOrderResult:
+        model = self._models.orders
+        return await self._run("baton-local/order-extractor", lambda: model.get().extract(request))
+
+    async def extract_invoice(self, request: ExtractInvoiceRequest) -> ExtractInvoiceResult:
+        model = self._models.invoices
+        return await self._run(
+            "baton-local/invoice-extractor", lambda: model.get().extract(request)
+        )
+
+    async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult:
+        model = self._models.risk
+        return await self._run("baton-local/risk-scorer", lambda: model.get().score(request))
+
+    async def _run(self, name: str, infer: Callable[[], Result]) -> Result:
+        started = time.perf_counter()
+        result = await asyncio.to_thread(infer)
+        metrics = AICallMetrics(latency_ms=(time.perf_counter() - started) * 1000)
+        return result.model_copy(
+            update={"model": name, "model_version": self._models.version, "metrics": metrics}
+        )

@@ -1,0 +1,254 @@
+"""The local models on their held-out evaluation split, and the parsers they stand on.
+
+Run with `-s` to see the figures; they are also recorded as test properties (junit XML).
+
+Field-level accuracy is the fraction of fields exactly right over all evaluation examples, where
+the fields of one example are:
+- order extraction: one per expected line (right when the extraction has that SKU with that
+  quantity), the requested date (right when equal, both absent included), and one per extracted
+  line that was not expected (always wrong);
+- invoice extraction: vendor_id, invoice_number, invoice_date, due_date, po_number, currency,
+  subtotal, tax and total, plus one per expected line (right when an extracted line has the same
+  SKU, quantity, unit price and amount) and one per extracted line that was not expected.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import pytest
+
+from activities.ai.local.dates import find_dates
+from activities.ai.local.examples import (
+    InvoiceExample,
+    MessageExample,
+    OrderExample,
+    RiskExample,
+    catalogue,
+    load,
+    vendors,
+)
+from activities.ai.local.fuzzy import NameMatcher
+from activities.ai.local.numbers import find_numbers, parse_number
+from activities.ai.local.provider import LocalModels, LocalProvider, shared_models
+from workflows.contracts.ai import (
+    AIResult,
+    ClassifyMessageRequest,
+    CustomerHistory,
+    ExtractInvoiceRequest,
+    ExtractInvoiceResult,
+    ExtractOrderRequest,
+    ExtractOrderResult,
+    InvoiceLine,
+    ScoreRiskRequest,
+)
+
+INVOICE_FIELDS = (
+    "vendor_id",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "po_number",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+)
+
+
+@pytest.fixture(scope="module")
+def models() -> LocalModels:
+    return shared_models()
+
+
+def report(record_property: Callable[[str, object], None], name: str, value: float) -> None:
+    print(f"\n{name}: {value:.3f}")
+    record_property(name, round(value, 4))
+
+
+# -- held-out evaluation ----------------------------------------------------------------------
+
+
+def test_intent_and_urgency_accuracy(models: LocalModels, record_property) -> None:
+    examples = load(MessageExample, "messages", "eval")
+    results = [models.messages.get().classify(example.text) for example in examples]
+    intent = sum(r.intent == e.intent for r, e in zip(results, examples, strict=True))
+    urgency = sum(r.urgency == e.urgency for r, e in zip(results, examples, strict=True))
+    report(record_property, "intent_accuracy", intent / len(examples))
+    report(record_property, "urgency_accuracy", urgency / len(examples))
+    assert intent / len(examples) >= 0.9
+
+
+def order_fields(result: ExtractOrderResult, expected: OrderExample) -> tuple[int, int]:
+    """(fields right, fields counted) for one order, as defined in the module docstring."""
+    got = {line.sku: line.quantity for line in result.lines}
+    wanted = {line.sku: line.quantity for line in expected.lines}
+    right = sum(got.get(sku) == quantity for sku, quantity in wanted.items())
+    right += result.requested_date == expected.requested_date
+    return right, len(wanted) + 1 + len(got.keys() - wanted.keys())
+
+
+def test_order_extraction_field_accuracy(models: LocalModels, record_property) -> None:
+    products = catalogue()
+    right = counted = 0
+    for example in load(OrderExample, "orders", "eval"):
+        request = ExtractOrderRequest(text=example.text, catalogue=products, today=example.today)
+        fields = order_fields(models.orders.get().extract(request), example)
+        right, counted = right + fields[0], counted + fields[1]
+    report(record_property, "order_field_accuracy", right / counted)
+    assert right / counted >= 0.9
+
+
+def _line_key(line: InvoiceLine) -> tuple[str | None, float, float, float]:
+    return line.sku, line.quantity, line.unit_price, line.amount
+
+
+def invoice_fields(result: ExtractInvoiceResult, expected: InvoiceExample) -> tuple[int, int]:
+    """(fields right, fields counted) for one invoice, as defined in the module docstring."""
+    right = sum(getattr(result, field) == getattr(expected, field) for field in INVOICE_FIELDS)
+    got = Counter(_line_key(line) for line in result.lines)
+    wanted = Counter(_line_key(line) for line in expected.lines)
+    right += (got & wanted).total()
+    return right, len(INVOICE_FIELDS) + wanted.total() + (got - wanted).total()
+
+
+def test_invoice_extraction_field_accuracy(models: LocalModels, record_property) -> None:
+    products, vendor_list = catalogue(), vendors()
+    right = counted = 0
+    for example in load(InvoiceExample, "invoices", "eval"):
+        request = ExtractInvoiceRequest(text=example.text, vendors=vendor_list, catalogue=products)
+        fields = invoice_fields(models.invoices.get().extract(request), example)
+        right, counted = right + fields[0], counted + fields[1]
+    report(record_property, "invoice_field_accuracy", right / counted)
+    assert right / counted >= 0.9
+
+
+def test_risk_level_accuracy(models: LocalModels, record_property) -> None:
+    """Reported; the floor only catches a broken model (the labels carry deliberate noise)."""
+    examples = load(RiskExample, "risk", "eval")
+    right = sum(models.risk.get().score(e.request).level == e.level for e in examples)
+    report(record_property, "risk_level_accuracy", right / len(examples))
+    assert right / len(examples) >= 0.75
+
+
+# -- parsers and matching ---------------------------------------------------------------------
+
+TODAY = date(2026, 6, 10)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("please deliver by 2026-12-15", date(2026, 12, 15)),
+        ("needed before 15 December", date(2026, 12, 15)),
+        ("no later than Dec 15th", date(2026, 12, 15)),
+        ("arriving 15/12/2026", date(2026, 12, 15)),
+        ("on the 3rd of March", date(2027, 3, 3)),  # no year, already past: next year's
+        ("within 2 weeks", date(2026, 6, 24)),
+        ("within three weeks", date(2026, 7, 1)),
+        ("10 days from today", date(2026, 6, 20)),
+        ("by next Friday", date(2026, 6, 19)),  # Friday of the next calendar week
+        ("by Friday", date(2026, 6, 12)),
+        ("by the end of the month", date(2026, 6, 30)),
+        ("end of next week", date(2026, 6, 19)),
+        ("tomorrow please", date(2026, 6, 11)),
+    ],
+)
+def test_dates_absolute_and_relative_to_today(text: str, expected: date) -> None:
+    assert [mention.value for mention in find_dates(text, TODAY)] == [expected]
+
+
+def test_relative_dates_need_a_today() -> None:
+    assert find_dates("within 2 weeks, or 15 December") == []
+    assert [m.value for m in find_dates("Invoice date: 15 December 2026")] == [date(2026, 12, 15)]
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("1,234.56", 1234.56), ("1.234,56", 1234.56), ("1,200", 1200.0), ("12.50", 12.5)],
+)
+def test_numbers_in_english_and_european_notation(written: str, value: float) -> None:
+    parsed = parse_number(written)
+    assert parsed is not None
+    assert parsed[0] == value
+
+
+def test_quantities_in_words() -> None:
+    values = [n.value for n in find_numbers("two dozen, twenty-five and a dozen", words=True)]
+    assert values == [24, 25, 12]
+
+
+@pytest.mark.parametrize(
+    ("written", "sku"),
+    [
+        ("20 temp sensors", "SEN-210"),
+        ("humidty sensors", "SEN-230"),
+        ("wid100", "WID-100"),
+        ("heavy duty widgets", "WID-200"),
+        ("4 inch butterfly valves", "VAL-320"),
+        ("6204 bearings", "BRG-810"),
+    ],
+)
+def test_fuzzy_sku_resolution(written: str, sku: str) -> None:
+    match = NameMatcher([(item.sku, item.name) for item in catalogue()]).best(written)
+    assert match is not None
+    assert match.key == sku
+
+
+def test_vendor_resolution_tolerates_typos_and_suffixes() -> None:
+    match = NameMatcher([(v.vendor_id, v.name) for v in vendors()]).best("NORTWIND COMPONENTS LTD")
+    assert match is not None
+    assert match.key == "V-201"
+
+
+async def test_a_message_without_order_lines() -> None:
+    result = await LocalProvider().extract_order(
+        ExtractOrderRequest(
+            text="Hi,\nDo you have pressure sensors in stock? We may need some next year.\nThanks",
+            catalogue=catalogue(),
+            today=TODAY,
+        )
+    )
+    assert result.lines == []
+    assert result.confidence < 0.5
+
+
+async def test_an_order_read_end_to_end() -> None:
+    text = (
+        "Hello,\nplease send us 20 x WID-100 and five temprature sensors.\n"
+        "We spoke on 2026-05-02. We need them within 2 weeks.\nBest regards,\nAnna"
+    )
+    result = await LocalProvider().extract_order(
+        ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    )
+    assert {(line.sku, line.quantity) for line in result.lines} == {("WID-100", 20), ("SEN-210", 5)}
+    assert result.requested_date == date(2026, 6, 24)
+
+
+async def test_every_result_carries_confidence_and_provenance() -> None:
+    provider = LocalProvider()
+    order = load(OrderExample, "orders", "eval")[0]
+    invoice = load(InvoiceExample, "invoices", "eval")[0]
+    results: Sequence[AIResult] = [
+        await provider.classify_message(ClassifyMessageRequest(text="cancel order 123 please")),
+        await provider.extract_order(
+            ExtractOrderRequest(text=order.text, catalogue=catalogue(), today=order.today)
+        ),
+        await provider.extract_invoice(
+            ExtractInvoiceRequest(text=invoice.text, vendors=vendors(), catalogue=catalogue())
+        ),
+        await provider.score_risk(
+            ScoreRiskRequest(
+                credit_limit=10_000,
+                current_exposure=9_000,
+                order_amount=4_000,
+                history=CustomerHistory(orders_count=2, late_payments=1, disputes=1),
+                segment="smb",
+            )
+        ),
+    ]
+    for result in results:
+        assert 0.0 <= result.confidence <= 1.0
+        assert result.model.startswith("baton-local/")
+        assert result.model_version
+        assert result.metrics.latency_ms >= 0.0
