@@ -39,6 +39,7 @@ def worker(
 ) -> None:
     """Run workers for the given task queues until SIGINT or SIGTERM."""
     from core.temporal import connect
+    from workers.resources import worker_resources
     from workers.run import run_workers
 
     settings = _settings()
@@ -49,7 +50,8 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_workers(await connect(settings), queues, stop)
+        async with worker_resources(settings) as resources:
+            await run_workers(await connect(settings), queues, resources, stop)
 
     asyncio.run(main())
 

@@ -12,8 +12,11 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
+import core.inbox
+import core.ledger
+import core.robot_jobs  # noqa: F401  (importing it registers the robot_jobs table)
 from core.settings import Environment, Settings
-from core.users import seed_demo_users  # importing it also registers the tables
+from core.users import seed_demo_users
 
 
 def make_engine(url: str) -> Engine:

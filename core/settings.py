@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr = SecretStr("")
     openai_model: str = "gpt-4o-mini"
+    ai_concurrency: int = Field(4, ge=1, description="AI activities one worker runs at once.")
+    ai_timeout_seconds: float = Field(60.0, gt=0)
 
     @field_validator("temporal_address")
     @classmethod

@@ -6,6 +6,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from api.app import create_app as create_api
 from core.db import create_tables, make_engine
@@ -24,6 +26,11 @@ from core.devstack import temporal_binary
 from core.settings import Settings
 from core.temporal import ensure_search_attributes
 from systems.app import create_app as create_systems
+from tests.flows import TEST_WORKFLOWS
+from workers.registry import content_for
+from workers.resources import worker_resources
+from workers.run import run_workers
+from workflows.contracts.queues import Queues, TaskQueue
 
 POSTGRES_URL = os.environ.get(
     "BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -160,3 +167,56 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The Baton API served over real HTTP, and a client pointed at it."""
     async with serve(create_api(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield http
+
+
+# -- the whole stack, on task queues of the test's own ---------------------------------------
+
+
+@dataclass
+class Stack:
+    client: Client
+    api: httpx.AsyncClient
+    sandbox: httpx.AsyncClient
+    settings: Settings
+    queues: Queues
+    processes: str  # the task queue of this test's workflows
+
+    def as_user(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def stack(
+    client: Client, settings: Settings, systems_url: str, task_queue: str
+) -> AsyncIterator[Stack]:
+    """Workers for every queue (prefixed for this test), the API, and the sandbox (reset)."""
+    settings = settings.model_copy(update={"systems_url": systems_url})
+    prefix = f"{task_queue}-"
+    stop = asyncio.Event()
+    async with (
+        worker_resources(settings) as resources,
+        serve(create_api(settings)) as api_url,
+        httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+        httpx.AsyncClient(base_url=systems_url) as sandbox,
+        # The processes worker also runs the tests' own workflows.
+        Worker(
+            client,
+            task_queue=f"{prefix}{TaskQueue.PROCESSES.value}",
+            workflows=[*content_for(TaskQueue.PROCESSES, resources).workflows, *TEST_WORKFLOWS],
+        ),
+    ):
+        await sandbox.post("/admin/reset")
+        others: list[TaskQueue] = [q for q in TaskQueue if q is not TaskQueue.PROCESSES]
+        runner = asyncio.create_task(run_workers(client, others, resources, stop, prefix))
+        try:
+            yield Stack(
+                client=client,
+                api=api,
+                sandbox=sandbox,
+                settings=settings,
+                queues=Queues.prefixed(prefix),
+                processes=f"{prefix}{TaskQueue.PROCESSES.value}",
+            )
+        finally:
+            stop.set()
+            await runner

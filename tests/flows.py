@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -12,6 +13,9 @@ from workflows.contracts.bots import (
     Reservation,
     ReserveStock,
 )
+from workflows.contracts.queues import Queues, TaskQueue
+from workflows.contracts.tasks import TaskResult, TaskSpec
+from workflows.steps.human_task import human_task
 
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), backoff_coefficient=1.5)
 TIMEOUT = timedelta(seconds=10)
@@ -41,3 +45,38 @@ class ReserveAndForecast:
             retry_policy=FAST_RETRY,
         )
         return reservation
+
+
+@workflow.defn
+class ShoutWorkflow:
+    """One activity on the bots queue, to see workers start, drain and resume."""
+
+    @workflow.run
+    async def run(self, text: str) -> str:
+        shouted: str = await workflow.execute_activity(
+            "shout", text, task_queue=TaskQueue.BOTS.value, start_to_close_timeout=TIMEOUT
+        )
+        return shouted
+
+
+class ApprovalInput(BaseModel):
+    spec: TaskSpec
+    queues: Queues
+    history_limit: int = 2_000
+
+
+@workflow.defn
+class ApprovalProcess:
+    """The smallest process with a person in it: one human task, its result returned."""
+
+    @workflow.run
+    async def run(self, request: ApprovalInput) -> TaskResult:
+        return await human_task(
+            request.spec,
+            process_type="test-approval",
+            queues=request.queues,
+            history_limit=request.history_limit,
+        )
+
+
+TEST_WORKFLOWS = [ReserveAndForecast, ShoutWorkflow, ApprovalProcess]

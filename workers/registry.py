@@ -1,10 +1,23 @@
-"""What each task queue runs; every process and step registers its workflows and activities here."""
+"""What each task queue runs, built from the worker's resources (dependency injection)."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from activities.ai.activities import AIActivities
+from activities.ai.factory import build_provider
+from activities.ai.local.provider import LocalProvider, shared_models
+from activities.bots.crm import CRMBot
+from activities.bots.erp import ERPBot
+from activities.bots.finance import FinanceBot
+from activities.bots.http import SystemsHTTP
+from activities.bots.mes import MESBot
+from activities.bots.notifications import NotificationBot
+from activities.inbox import InboxActivities
+from activities.robot_pool import RobotPoolActivities
+from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
+from workflows.steps.human_task import HumanTaskWorkflow
 
 
 @dataclass(frozen=True)
@@ -12,16 +25,44 @@ class QueueContent:
     workflows: Sequence[type] = ()
     activities: Sequence[Callable[..., Any]] = ()
     max_concurrent_activities: int | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.workflows and not self.activities
-
-
-def content_for(queue: TaskQueue) -> QueueContent:
-    """The workflows and activities registered on `queue`."""
-    return _CONTENT.get(queue, QueueContent())
+    # Across every worker of the queue: protects the systems behind it.
+    max_activities_per_second: float | None = None
+    warm_up: Callable[[], None] | None = None  # slow set-up, run in the background at start
 
 
-# Filled in as processes (workflows) and steps (bots, AI, inbox activities) land.
-_CONTENT: dict[TaskQueue, QueueContent] = {}
+def activities_of(*instances: object) -> list[Callable[..., Any]]:
+    """The bound `@activity.defn` methods of each instance."""
+    return [
+        getattr(instance, name)
+        for instance in instances
+        for name in dir(type(instance))
+        if hasattr(getattr(type(instance), name), "__temporal_activity_definition")
+    ]
+
+
+def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
+    settings = resources.settings
+    if queue is TaskQueue.PROCESSES:
+        return QueueContent(workflows=[HumanTaskWorkflow])
+    if queue is TaskQueue.BOTS:
+        systems = SystemsHTTP(resources.http)
+        bots = (CRMBot, ERPBot, MESBot, FinanceBot, NotificationBot)
+        return QueueContent(
+            activities=activities_of(*(bot(systems) for bot in bots)),
+            max_concurrent_activities=settings.bots_robot_slots,
+            max_activities_per_second=settings.bots_rate_limit_per_second,
+        )
+    if queue is TaskQueue.AI:
+        provider = build_provider(settings, resources.ai_http)
+        return QueueContent(
+            activities=activities_of(AIActivities(provider)),
+            max_concurrent_activities=settings.ai_concurrency,
+            warm_up=shared_models().warm_up if isinstance(provider, LocalProvider) else None,
+        )
+    if queue is TaskQueue.INBOX:
+        return QueueContent(
+            activities=activities_of(
+                InboxActivities(resources.engine), RobotPoolActivities(resources.engine)
+            )
+        )
+    raise ValueError(f"no content for queue {queue}")

@@ -8,7 +8,8 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from workers.registry import content_for
+from workers.registry import QueueContent, content_for
+from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -17,31 +18,37 @@ log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
-def build_workers(client: Client, queues: list[TaskQueue]) -> list[Worker]:
-    workers = []
-    for queue in queues:
-        content = content_for(queue)
-        if content.empty:
-            log.info("queue %s: nothing registered yet, not polling it", queue.value)
-            continue
-        workers.append(
-            Worker(
-                client,
-                task_queue=queue.value,
-                workflows=content.workflows,
-                activities=content.activities,
-                max_concurrent_activities=content.max_concurrent_activities,
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            )
-        )
-    return workers
+def build_worker(client: Client, queue: TaskQueue, content: QueueContent, prefix: str) -> Worker:
+    """A `prefix` gives a run (or a test) task queues of its own."""
+    return Worker(
+        client,
+        task_queue=f"{prefix}{queue.value}",
+        workflows=content.workflows,
+        activities=content.activities,
+        max_concurrent_activities=content.max_concurrent_activities,
+        max_task_queue_activities_per_second=content.max_activities_per_second,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
 
 
-async def run_workers(client: Client, queues: list[TaskQueue], stop: asyncio.Event) -> None:
+async def run_workers(
+    client: Client,
+    queues: list[TaskQueue],
+    resources: Resources,
+    stop: asyncio.Event,
+    prefix: str = "",
+) -> None:
+    contents = {queue: content_for(queue, resources) for queue in queues}
     async with AsyncExitStack() as stack:
-        workers = build_workers(client, queues)
-        for worker in workers:
-            await stack.enter_async_context(worker)
-        log.info("polling %s", ", ".join(w.task_queue for w in workers) or "no queue")
+        for queue, content in contents.items():
+            await stack.enter_async_context(build_worker(client, queue, content, prefix))
+        log.info("polling %s", ", ".join(f"{prefix}{queue.value}" for queue in contents))
+        # Activities that arrive meanwhile wait for the same one-time set-up.
+        warming = [
+            asyncio.create_task(asyncio.to_thread(content.warm_up))
+            for content in contents.values()
+            if content.warm_up
+        ]
         await stop.wait()
         log.info("stopping workers: finishing in-flight work")
+        await asyncio.gather(*warming)

@@ -1,0 +1,48 @@
+"""Inbox activities: the task projection, the decision ledger and user look-ups (database).
+
+Database calls are blocking, so each runs in a worker thread; the event loop stays free.
+"""
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio import activity
+
+from core import inbox, ledger
+from core.db import session_scope
+from core.users import User
+from workflows.contracts.roles import Role
+from workflows.contracts.tasks import InboxActivity, LedgerEntry, TaskRecord, UserInfo, UserRequest
+
+T = TypeVar("T")
+
+
+class InboxActivities:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name=InboxActivity.WRITE_TASK)
+    async def write_task(self, record: TaskRecord) -> bool:
+        return await asyncio.to_thread(self._in_session, inbox.write_task, record)
+
+    @activity.defn(name=InboxActivity.RECORD_DECISION)
+    async def record_decision(self, entry: LedgerEntry) -> bool:
+        return await asyncio.to_thread(self._in_session, ledger.record, entry)
+
+    @activity.defn(name=InboxActivity.GET_USER)
+    async def get_user(self, request: UserRequest) -> UserInfo:
+        return await asyncio.to_thread(self._get_user, request.name)
+
+    def _in_session(self, write: Callable[[Session, T], bool], value: T) -> bool:
+        with session_scope(self.engine) as session:
+            return write(session, value)
+
+    def _get_user(self, name: str) -> UserInfo:
+        with session_scope(self.engine) as session:
+            user = session.exec(select(User).where(User.name == name)).first()
+            if user is None:
+                return UserInfo(name=name, exists=False)
+            return UserInfo(name=name, exists=True, roles=[Role(role) for role in user.roles])

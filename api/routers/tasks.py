@@ -1,0 +1,306 @@
+"""The inbox: people list, claim and decide the tasks their roles allow.
+
+Every change is a signal to the task's workflow, which checks it again and applies or refuses
+it; the API answers once the workflow has done so. Tasks outside the caller's roles are 404, so
+their content never leaks.
+"""
+
+import asyncio
+import time
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
+
+from api.deps import CurrentUser, EngineDep, SessionDep, TemporalDep
+from api.errors import ApiError
+from core import inbox
+from core.users import User
+from workflows.contracts.tasks import (
+    ACT_SIGNAL,
+    VERDICT_QUERY,
+    ActionKind,
+    FieldType,
+    TaskAction,
+    TaskForm,
+    TaskStatus,
+    Verdict,
+    VerdictLookup,
+)
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+VERDICT_TIMEOUT_S = 15.0
+_JSON_TYPES = {
+    FieldType.STRING: {"type": "string"},
+    FieldType.NUMBER: {"type": "number"},
+    FieldType.INTEGER: {"type": "integer"},
+    FieldType.BOOLEAN: {"type": "boolean"},
+    FieldType.DATE: {"type": "string", "format": "date"},
+    FieldType.OBJECT: {"type": "object"},
+    FieldType.ARRAY: {"type": "array"},
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=100,
+        description="Repeat a request with the same key and it is applied once.",
+    ),
+]
+
+
+class TaskSummary(BaseModel):
+    task_id: str
+    process_id: str
+    process_type: str
+    kind: str
+    title: str
+    status: str
+    outcome: str | None
+    candidate_roles: list[str]
+    assignee: str | None
+    escalation_level: int
+    due_at: datetime | None
+    created_at: datetime
+
+
+class TaskDetail(TaskSummary):
+    description: str
+    context: dict[str, Any]
+    requester: str | None
+    approval_level: int
+    outcomes: list[str]
+    form_schema: dict[str, Any] = Field(description="JSON schema of the decision's `data`")
+    closed_at: datetime | None
+    history: list[dict[str, Any]]
+
+
+class TaskPage(BaseModel):
+    items: list[TaskSummary]
+    next_offset: int | None
+
+
+class DecisionIn(BaseModel):
+    outcome: str = Field(min_length=1, max_length=100)
+    comment: str = Field("", max_length=5_000)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReassignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=100)
+
+
+def form_schema(form: TaskForm) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            field.name: {
+                **_JSON_TYPES[field.type],
+                "title": field.label or field.name,
+                **({"default": field.default} if field.default is not None else {}),
+            }
+            for field in form.fields
+        },
+        "required": [field.name for field in form.fields if field.required],
+    }
+
+
+def _summary(task: inbox.HumanTask) -> TaskSummary:
+    return TaskSummary.model_validate(task, from_attributes=True)
+
+
+def _detail(task: inbox.HumanTask) -> TaskDetail:
+    form = task.task_form
+    return TaskDetail.model_validate(
+        {
+            **task.model_dump(),
+            "outcomes": form.outcomes,
+            "form_schema": form_schema(form),
+            "history": task.history,
+        }
+    )
+
+
+def _visible_task(session: SessionDep, task_id: str, user: User) -> inbox.HumanTask:
+    task = session.get(inbox.HumanTask, task_id)
+    if task is None or not inbox.may_see(task, user.name, user.roles):
+        raise ApiError(404, "task_not_found", f"no task {task_id!r} in your inbox")
+    return task
+
+
+@router.get("", response_model=TaskPage)
+def list_tasks(
+    session: SessionDep,
+    user: CurrentUser,
+    status: TaskStatus | None = TaskStatus.OPEN,
+    process_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TaskPage:
+    """The caller's inbox: tasks for their roles or assigned to them, oldest first."""
+    tasks = inbox.list_tasks(
+        session,
+        user.name,
+        user.roles,
+        status=status,
+        process_id=process_id,
+        limit=limit + 1,
+        offset=offset,
+    )
+    more = len(tasks) > limit
+    return TaskPage(
+        items=[_summary(task) for task in tasks[:limit]],
+        next_offset=offset + limit if more else None,
+    )
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+def get_task(task_id: str, session: SessionDep, user: CurrentUser) -> TaskDetail:
+    return _detail(_visible_task(session, task_id, user))
+
+
+def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
+    """The checks the API can make from the inbox, so bad input never reaches the workflow."""
+    form = task.task_form
+    if body.outcome not in form.outcomes:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"outcome: unknown outcome {body.outcome!r}; expected one of {form.outcomes}",
+            [{"field": "body.outcome", "message": f"expected one of {form.outcomes}"}],
+        )
+    if body.outcome in form.comment_required_for and not body.comment.strip():
+        raise ApiError(
+            422,
+            "validation_error",
+            f"comment: required to {body.outcome}",
+            [{"field": "body.comment", "message": "required for this outcome"}],
+        )
+    missing = [f.name for f in form.fields if f.required and body.data.get(f.name) is None]
+    if missing:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"data: missing {', '.join(missing)}",
+            [{"field": f"body.data.{name}", "message": "required"} for name in missing],
+        )
+
+
+async def _act(
+    temporal: TemporalDep, engine: EngineDep, task: inbox.HumanTask, action: TaskAction
+) -> TaskDetail:
+    if task.status != TaskStatus.OPEN:
+        raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
+    handle: WorkflowHandle[Any, Any] = temporal.get_workflow_handle(task.task_id)
+    try:
+        await handle.signal(ACT_SIGNAL, action)
+        verdict = await _wait_for_verdict(handle, action.action_id)
+    except RPCError as exc:  # the task's workflow has closed meanwhile
+        raise ApiError(409, "task_closed", f"the task no longer takes actions: {exc}") from exc
+    if not verdict.applied:
+        code = {403: "forbidden", 409: "conflict", 422: "validation_error"}[verdict.status]
+        raise ApiError(verdict.status, code, verdict.reason)
+    return await run_in_threadpool(_reload, engine, task.task_id)
+
+
+async def _wait_for_verdict(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict:
+    deadline = time.monotonic() + VERDICT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        lookup: VerdictLookup = await handle.query(
+            VERDICT_QUERY, action_id, result_type=VerdictLookup
+        )
+        if lookup.verdict is not None:
+            return lookup.verdict
+        await asyncio.sleep(0.02)
+    raise ApiError(
+        504, "not_applied_yet", "the task's workflow has not answered yet; ask again later"
+    )
+
+
+def _reload(engine: EngineDep, task_id: str) -> TaskDetail:
+    with Session(engine) as session:
+        task = session.get(inbox.HumanTask, task_id)
+        assert task is not None
+        return _detail(task)
+
+
+def _action(kind: ActionKind, user: User, key: str | None, **fields: Any) -> TaskAction:
+    # With an Idempotency-Key, a retried request becomes the same signal, applied once.
+    action_id = f"{user.name}:{key}" if key else str(uuid.uuid4())
+    return TaskAction(action_id=action_id, kind=kind, user=user.name, **fields)
+
+
+@router.post("/{task_id}/decision", response_model=TaskDetail)
+async def decide(
+    task_id: str,
+    body: DecisionIn,
+    session: SessionDep,
+    engine: EngineDep,
+    temporal: TemporalDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskDetail:
+    """Decide the task. 200 once applied; 403 not yours to decide; 409 closed; 422 bad input."""
+    task = _visible_task(session, task_id, user)
+    _check_decision(task, body)
+    action = _action(ActionKind.DECIDE, user, idempotency_key, **body.model_dump())
+    return await _act(temporal, engine, task, action)
+
+
+@router.post("/{task_id}/claim", response_model=TaskDetail)
+async def claim(
+    task_id: str,
+    session: SessionDep,
+    engine: EngineDep,
+    temporal: TemporalDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskDetail:
+    """Become the task's assignee: then only you may decide it."""
+    task = _visible_task(session, task_id, user)
+    return await _act(temporal, engine, task, _action(ActionKind.CLAIM, user, idempotency_key))
+
+
+@router.post("/{task_id}/release", response_model=TaskDetail)
+async def release(
+    task_id: str,
+    session: SessionDep,
+    engine: EngineDep,
+    temporal: TemporalDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskDetail:
+    """Give a claimed task back to everyone with the candidate roles."""
+    task = _visible_task(session, task_id, user)
+    return await _act(temporal, engine, task, _action(ActionKind.RELEASE, user, idempotency_key))
+
+
+@router.post("/{task_id}/reassign", response_model=TaskDetail)
+async def reassign(
+    task_id: str,
+    body: ReassignIn,
+    session: SessionDep,
+    engine: EngineDep,
+    temporal: TemporalDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskDetail:
+    """Delegate the task to someone else (the assignee or an admin may)."""
+    task = _visible_task(session, task_id, user)
+    if session.exec(select(User).where(User.name == body.assignee)).first() is None:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"assignee: no user {body.assignee!r}",
+            [{"field": "body.assignee", "message": "unknown user"}],
+        )
+    action = _action(ActionKind.REASSIGN, user, idempotency_key, assignee=body.assignee)
+    return await _act(temporal, engine, task, action)

@@ -1,0 +1,326 @@
+"""Human tasks against a real Temporal server, the real inbox API and the sandbox's outbox."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import select
+from temporalio.client import WorkflowHandle
+
+from core.db import make_engine, session_scope
+from core.ledger import LedgerRow, for_process
+from core.users import add_user
+from tests.conftest import Stack
+from tests.flows import ApprovalInput, ApprovalProcess
+from workflows.contracts.roles import Role
+from workflows.contracts.tasks import (
+    ACT_SIGNAL,
+    VERDICT_QUERY,
+    ActionKind,
+    ApprovalRule,
+    EscalationRung,
+    TaskAction,
+    TaskResult,
+    TaskSpec,
+    VerdictLookup,
+    task_id_for,
+)
+
+BOB, CAROL, ALICE, ERIN = "dev-bob", "dev-carol", "dev-alice", "dev-erin"
+
+
+def approval(**overrides: Any) -> TaskSpec:
+    fields: dict[str, Any] = {
+        "name": "approval",
+        "title": "Approve order SO-1 (12,400.00)",
+        "description": "Large order; check the customer's credit.",
+        "candidate_roles": [Role.SALES_MANAGER],
+        "requester": "alice",
+    }
+    return TaskSpec(**(fields | overrides))
+
+
+async def start(
+    stack: Stack, spec: TaskSpec, history_limit: int = 2_000
+) -> tuple[WorkflowHandle[Any, TaskResult], str]:
+    process_id = f"test-approval-{uuid.uuid4().hex[:8]}"
+    handle = await stack.client.start_workflow(
+        ApprovalProcess.run,
+        ApprovalInput(spec=spec, queues=stack.queues, history_limit=history_limit),
+        id=process_id,
+        task_queue=stack.processes,
+    )
+    task_id = task_id_for(process_id, spec.name)
+    await wait_for_task(stack, task_id)
+    return handle, task_id
+
+
+async def wait_for_task(stack: Stack, task_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        response = await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(ERIN))
+        if response.status_code == 200:
+            task: dict[str, Any] = response.json()
+            return task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached the inbox")
+
+
+async def decide(
+    stack: Stack, task_id: str, key: str, outcome: str = "approve", **extra: Any
+) -> httpx.Response:
+    return await stack.api.post(
+        f"/v1/tasks/{task_id}/decision",
+        json={"outcome": outcome, **extra},
+        headers=stack.as_user(key),
+    )
+
+
+def ledger(stack: Stack, process_id: str) -> list[LedgerRow]:
+    engine = make_engine(stack.settings.resolved_database_url)
+    with session_scope(engine) as session:
+        rows = for_process(session, process_id)
+    engine.dispose()
+    return rows
+
+
+async def outbox(stack: Stack, task_id: str) -> list[str]:
+    messages = (await stack.sandbox.get("/notifications", params={"ref": task_id})).json()
+    return [f"{m['recipient']}: {m['subject']}" for m in messages]
+
+
+async def test_one_approval_through_the_api(stack: Stack) -> None:
+    handle, task_id = await start(stack, approval())
+    inbox = (await stack.api.get("/v1/tasks", headers=stack.as_user(BOB))).json()
+    assert task_id in [task["task_id"] for task in inbox["items"]]
+
+    response = await decide(stack, task_id, BOB, comment="fine", data={"note": "ok"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "completed"
+    assert response.json()["outcome"] == "approve"
+    result = await handle.result()
+    assert result.outcome == "approve"
+    assert result.decided_by == ["bob"]
+    assert result.comment == "fine"
+
+    again = await decide(stack, task_id, BOB)
+    assert again.status_code == 409
+    rows = ledger(stack, handle.id)
+    assert [(r.actor_kind, r.actor, r.outcome, r.applied) for r in rows] == [
+        ("human", "bob", "approve", True)
+    ]
+
+
+async def test_inbox_shows_only_what_roles_allow(stack: Stack) -> None:
+    _, task_id = await start(stack, approval())
+    assert (
+        await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(ALICE))
+    ).status_code == 404
+    mine = (await stack.api.get("/v1/tasks", headers=stack.as_user(ALICE))).json()["items"]
+    assert task_id not in [task["task_id"] for task in mine]
+    denied = await decide(stack, task_id, ALICE)
+    assert denied.status_code == 404  # no leak that the task exists
+    detail = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(BOB))).json()
+    assert detail["outcomes"] == ["approve", "reject"]
+    assert detail["history"][0]["event"] == "created"
+    assert (await stack.api.get("/v1/tasks")).status_code == 401
+
+
+async def test_four_eyes_and_unknown_outcome(stack: Stack) -> None:
+    handle, task_id = await start(stack, approval(requester="bob"))
+    four_eyes = await decide(stack, task_id, BOB)
+    assert four_eyes.status_code == 403
+    assert "four-eyes" in four_eyes.json()["error"]["message"]
+    unknown = await decide(stack, task_id, ERIN, outcome="maybe")
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["details"][0]["field"] == "body.outcome"
+    rows = ledger(stack, handle.id)
+    assert [(r.actor, r.applied, r.reason) for r in rows] == [
+        ("bob", False, "four-eyes: the requester may not decide their own request")
+    ]  # the 422 never reached the workflow
+
+
+async def test_two_people_deciding_at_once_one_wins(stack: Stack) -> None:
+    engine = make_engine(stack.settings.resolved_database_url)
+    with session_scope(engine) as session:
+        key = add_user(session, "bea", [Role.SALES_MANAGER])
+    engine.dispose()
+    handle, task_id = await start(stack, approval())
+    answers = await asyncio.gather(
+        decide(stack, task_id, BOB, outcome="approve"),
+        decide(stack, task_id, key, outcome="reject"),
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 409]
+    result = await handle.result()
+    winner = next(answer for answer in answers if answer.status_code == 200)
+    assert result.outcome == winner.json()["outcome"]
+    rows = ledger(stack, handle.id)
+    assert [row.applied for row in rows] == [True, False]
+    assert rows[1].reason.startswith("the task is closed")
+
+
+async def signal(stack: Stack, task_id: str, action: TaskAction) -> VerdictLookup:
+    handle = stack.client.get_workflow_handle(task_id)
+    await handle.signal(ACT_SIGNAL, action)
+    for _ in range(200):
+        lookup: VerdictLookup = await handle.query(
+            VERDICT_QUERY, action.action_id, result_type=VerdictLookup
+        )
+        if lookup.verdict:
+            return lookup
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workflow never answered the signal")
+
+
+async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
+    stack: Stack,
+) -> None:
+    handle, task_id = await start(stack, approval())
+    forged = TaskAction(action_id="ui-1", kind=ActionKind.DECIDE, user="alice", outcome="approve")
+    lookup = await signal(stack, task_id, forged)
+    assert lookup.verdict is not None
+    assert not lookup.verdict.applied
+    assert lookup.verdict.status == 403
+    rows = ledger(stack, handle.id)
+    assert [(r.actor, r.applied) for r in rows] == [("alice", False)]
+
+    # The same signal twice (a retried CLI call, say) is applied once.
+    real = TaskAction(action_id="cli-7", kind=ActionKind.DECIDE, user="bob", outcome="approve")
+    await stack.client.get_workflow_handle(task_id).signal(ACT_SIGNAL, real)
+    await signal(stack, task_id, real)
+    result = await handle.result()
+    assert result.decided_by == ["bob"]
+    rows = ledger(stack, handle.id)
+    assert [(r.decision_id, r.applied) for r in rows] == [("ui-1", False), ("cli-7", True)]
+
+
+async def test_k_of_n_needs_k_different_people(stack: Stack) -> None:
+    spec = approval(
+        candidate_roles=[Role.SALES_MANAGER, Role.FINANCE_CONTROLLER],
+        approval=ApprovalRule(kind="k_of_n", k=2),
+    )
+    handle, task_id = await start(stack, spec)
+    first = await decide(stack, task_id, BOB)
+    assert first.status_code == 200
+    assert first.json()["status"] == "open"
+    assert (await decide(stack, task_id, BOB)).status_code == 403  # the same person twice
+    second = await decide(stack, task_id, CAROL)
+    assert second.json()["status"] == "completed"
+    result = await handle.result()
+    assert (result.outcome, result.decided_by) == ("approve", ["bob", "carol"])
+    assert len([row for row in ledger(stack, handle.id) if row.applied]) == 2
+
+
+async def test_sequential_levels_in_order_never_the_same_person(stack: Stack) -> None:
+    spec = approval(
+        candidate_roles=[],
+        approval=ApprovalRule(
+            kind="sequential", levels=[[Role.SALES_MANAGER], [Role.FINANCE_CONTROLLER]]
+        ),
+    )
+    handle, task_id = await start(stack, spec)
+    assert (await decide(stack, task_id, CAROL)).status_code == 404  # not her level yet
+    level_one = await decide(stack, task_id, BOB)
+    assert level_one.json()["approval_level"] == 1
+    assert level_one.json()["candidate_roles"] == ["finance_controller"]
+    assert (await decide(stack, task_id, BOB)).status_code == 404  # no longer his to see
+    assert (await decide(stack, task_id, CAROL)).status_code == 200
+    result = await handle.result()
+    assert [(d.user, d.level) for d in result.decisions] == [("bob", 0), ("carol", 1)]
+
+
+async def test_claim_reassign_and_release(stack: Stack) -> None:
+    handle, task_id = await start(stack, approval(candidate_roles=[Role.SALES_MANAGER]))
+    claimed = await stack.api.post(f"/v1/tasks/{task_id}/claim", headers=stack.as_user(BOB))
+    assert claimed.json()["assignee"] == "bob"
+    delegated = await stack.api.post(
+        f"/v1/tasks/{task_id}/reassign", json={"assignee": "carol"}, headers=stack.as_user(BOB)
+    )
+    assert delegated.json()["assignee"] == "carol"
+    # Now only carol may decide, though her role is not a candidate.
+    assert (await decide(stack, task_id, BOB)).status_code == 403
+    released = await stack.api.post(f"/v1/tasks/{task_id}/release", headers=stack.as_user(CAROL))
+    assert released.json()["assignee"] is None
+    unknown = await stack.api.post(
+        f"/v1/tasks/{task_id}/reassign", json={"assignee": "nobody"}, headers=stack.as_user(ERIN)
+    )
+    assert unknown.status_code == 422
+    assert (await decide(stack, task_id, BOB)).status_code == 200
+    events = [entry["event"] for entry in (await wait_for_task(stack, task_id))["history"]]
+    assert events == [
+        "created",
+        "claimed by bob",
+        "reassigned by bob to carol",
+        "released by carol",
+        "approve by bob",
+    ]
+    assert (await handle.result()).outcome == "approve"
+
+
+async def test_reminder_escalation_and_expiry(stack: Stack) -> None:
+    spec = approval(
+        remind_every=timedelta(seconds=1),
+        escalation=[EscalationRung(after=timedelta(seconds=2), roles=[Role.FINANCE_CONTROLLER])],
+        expire_after=timedelta(seconds=4),
+        expiry_outcome="reject",
+    )
+    handle, task_id = await start(stack, spec)
+    result = await handle.result()
+    assert (result.outcome, result.expired, result.escalation_level) == ("reject", True, 1)
+
+    messages = await outbox(stack, task_id)
+    assert "role:sales_manager: Reminder: Approve order SO-1 (12,400.00)" in messages
+    assert "role:finance_controller: Escalated to you: Approve order SO-1 (12,400.00)" in messages
+    assert (
+        messages[-1]
+        == "role:finance_controller: Expired with outcome reject: Approve order SO-1 (12,400.00)"
+    )
+    task = await wait_for_task(stack, task_id)
+    assert task["status"] == "expired"
+    assert task["candidate_roles"] == ["finance_controller"]
+    events = [entry["event"] for entry in task["history"]]
+    assert "escalated (level 1) to finance_controller" in events
+    assert any(event.startswith("reminder") for event in events)
+    rows = ledger(stack, handle.id)
+    assert [(r.actor_kind, r.outcome) for r in rows] == [("system", "reject")]
+
+
+async def test_escalated_task_goes_to_carol_who_approves(stack: Stack) -> None:
+    spec = approval(
+        escalation=[EscalationRung(after=timedelta(seconds=1), roles=[Role.FINANCE_CONTROLLER])],
+    )
+    handle, task_id = await start(stack, spec)
+    for _ in range(100):
+        task = await wait_for_task(stack, task_id)
+        if task["escalation_level"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert (await decide(stack, task_id, BOB)).status_code == 404
+    assert (await decide(stack, task_id, CAROL)).status_code == 200
+    result = await handle.result()
+    assert (result.decided_by, result.escalation_level) == (["carol"], 1)
+
+
+async def test_long_waits_continue_as_new(stack: Stack) -> None:
+    spec = approval(remind_every=timedelta(milliseconds=200))
+    handle, task_id = await start(stack, spec, history_limit=50)
+    task_handle = stack.client.get_workflow_handle(task_id)
+    first_run = (await task_handle.describe()).run_id
+    for _ in range(150):
+        if (await task_handle.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.1)
+    assert (await task_handle.describe()).run_id != first_run, "it should have continued as new"
+    assert (await decide(stack, task_id, BOB)).status_code == 200
+    result = await handle.result()
+    assert result.decided_by == ["bob"]
+    assert (await stack.client.get_workflow_handle(task_id).describe()).raw_description
+
+
+def test_ledger_rows_are_unique_per_decision(stack: Stack) -> None:
+    engine = make_engine(stack.settings.resolved_database_url)
+    with session_scope(engine) as session:
+        ids = session.exec(select(LedgerRow.decision_id)).all()
+    engine.dispose()
+    assert len(ids) == len(set(ids))

@@ -1,0 +1,1 @@
+"""Reusable building blocks of processes: human tasks, bot and AI steps, compensation."""

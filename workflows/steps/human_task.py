@@ -1,0 +1,508 @@
+"""The human-task step: a child workflow per task, with reminders, an escalation ladder,
+segregation of duties and approval rules. A process calls `await human_task(spec, ...)`.
+
+A task is its own workflow so that its id is the task id (the API signals it directly), its
+timers and decisions stay out of the process's history, and a long wait continues as new.
+Every action arrives as one signal carrying an id: a repeated signal counts once. The workflow
+checks every action itself (the user's roles come from the database, never from the signal),
+because signals can come from the Temporal UI or CLI as well as from the API.
+"""
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ParentClosePolicy
+
+from workflows import search
+from workflows.contracts.bots import BotActivity, Notified, Notify
+from workflows.contracts.queues import Queues
+from workflows.contracts.tasks import (
+    ACT_SIGNAL,
+    TASK_WORKFLOW,
+    VERDICT_QUERY,
+    ActionKind,
+    ActorKind,
+    Decision,
+    FieldType,
+    InboxActivity,
+    LedgerEntry,
+    TaskAction,
+    TaskInput,
+    TaskRecord,
+    TaskResult,
+    TaskSpec,
+    TaskState,
+    TaskStatus,
+    UserInfo,
+    UserRequest,
+    Verdict,
+    VerdictLookup,
+    task_id_for,
+)
+
+INBOX_TIMEOUT = timedelta(seconds=30)
+# A lost reminder is better than a task stuck behind an unreachable mail system.
+NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+
+_FIELD_TYPES: dict[FieldType, tuple[type, ...]] = {
+    FieldType.STRING: (str,),
+    FieldType.NUMBER: (int, float),
+    FieldType.INTEGER: (int,),
+    FieldType.BOOLEAN: (bool,),
+    FieldType.DATE: (str,),
+    FieldType.OBJECT: (dict,),
+    FieldType.ARRAY: (list,),
+}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@workflow.defn(name=TASK_WORKFLOW, failure_exception_types=[ValidationError])
+class HumanTaskWorkflow:
+    @workflow.init
+    def __init__(self, task: TaskInput) -> None:
+        self.task = task
+        self.spec: TaskSpec = task.spec
+        self.task_id = workflow.info().workflow_id
+        self.state = task.state or TaskState(
+            created_at=workflow.now(),
+            candidate_roles=self.spec.approval.levels[0]
+            if self.spec.approval.kind == "sequential"
+            else self.spec.candidate_roles,
+            assignee=self.spec.assignee,
+        )
+        self.pending: list[TaskAction] = []
+        self.result: TaskResult | None = None
+        self.shown_waiting_on: str | None = None
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    @workflow.signal(name=ACT_SIGNAL)
+    def act(self, action: TaskAction) -> None:
+        seen = action.action_id in self.state.verdicts or any(
+            queued.action_id == action.action_id for queued in self.pending
+        )
+        if not seen:
+            self.pending.append(action)
+
+    @workflow.query(name=VERDICT_QUERY)
+    def verdict(self, action_id: str) -> VerdictLookup:
+        return VerdictLookup(verdict=self.state.verdicts.get(action_id))
+
+    @workflow.query
+    def record(self) -> TaskRecord:
+        return self._record()
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, task: TaskInput) -> TaskResult:
+        if task.state is None:
+            await self._write("created")
+        try:
+            while self.result is None:
+                self._show_waiting()
+                deadline = self._next_deadline()
+                timeout = max(deadline - workflow.now(), timedelta(0)) if deadline else None
+                with contextlib.suppress(TimeoutError):  # a timer is due
+                    await workflow.wait_condition(
+                        lambda: bool(self.pending),
+                        timeout=timeout,
+                        timeout_summary=f"next timer of {self.spec.name}",
+                    )
+                while self.pending:  # after the task closes, the rest are refused
+                    await self._handle(self.pending.pop(0))
+                if self.result is None:
+                    await self._on_time()
+                if self.result is None and not self.pending and self._history_is_long():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(task.model_copy(update={"state": self.state}))
+        except asyncio.CancelledError:
+            self.result = self._result("cancelled", cancelled=True)
+            await self._write("cancelled with its process", TaskStatus.CANCELLED)
+            raise
+        while self.pending:  # signals that came in as it closed: refused, never lost
+            await self._handle(self.pending.pop(0))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.result
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self.task.history_limit
+        )
+
+    # -- time: reminders, escalation, expiry ----------------------------------------------------
+
+    def _at(self, after: timedelta) -> datetime:
+        return self.state.created_at + after
+
+    def _next_rung_at(self) -> datetime | None:
+        level = self.state.escalation_level
+        rungs = self.spec.escalation
+        return self._at(rungs[level].after) if level < len(rungs) else None
+
+    def _next_reminder_at(self) -> datetime | None:
+        every = self.spec.remind_every
+        return self._at(every * (self.state.reminders_sent + 1)) if every else None
+
+    def _expires_at(self) -> datetime | None:
+        return self._at(self.spec.expire_after) if self.spec.expire_after else None
+
+    def _due_at(self) -> datetime | None:
+        if self.spec.due_in:
+            return self._at(self.spec.due_in)
+        return self._next_rung_at() or self._expires_at()
+
+    def _next_deadline(self) -> datetime | None:
+        times = [self._next_rung_at(), self._next_reminder_at(), self._expires_at()]
+        return min((t for t in times if t is not None), default=None)
+
+    async def _on_time(self) -> None:
+        now = workflow.now()
+        expires_at = self._expires_at()
+        if expires_at and now >= expires_at:
+            await self._expire()
+            return
+        rung_at = self._next_rung_at()
+        if rung_at and now >= rung_at:
+            await self._escalate()
+        reminder_at = self._next_reminder_at()
+        if reminder_at and now >= reminder_at and self.spec.remind_every:
+            # After downtime, one reminder for all the missed ones.
+            self.state.reminders_sent = (now - self.state.created_at) // self.spec.remind_every
+            await self._notify_candidates(f"Reminder: {self.spec.title}")
+            await self._write(f"reminder {self.state.reminders_sent} sent")
+
+    async def _escalate(self) -> None:
+        rung = self.spec.escalation[self.state.escalation_level]
+        self.state.escalation_level += 1
+        self.state.candidate_roles = list(rung.roles)
+        self.state.assignee = rung.assignee
+        workflow.logger.info("task %s escalated to %s", self.task_id, rung.roles)
+        await self._write(
+            f"escalated (level {self.state.escalation_level}) to "
+            + ", ".join(role.value for role in rung.roles)
+        )
+        if rung.notify:
+            await self._notify_candidates(f"Escalated to you: {self.spec.title}")
+
+    async def _expire(self) -> None:
+        outcome = self.spec.expiry_outcome
+        self.result = self._result(outcome, expired=True)
+        await self._ledger(
+            f"{self.task_id}:expiry", ActorKind.SYSTEM, "expiry", outcome, "the due time passed"
+        )
+        await self._write(f"expired; outcome {outcome}", TaskStatus.EXPIRED)
+        await self._notify_candidates(f"Expired with outcome {outcome}: {self.spec.title}")
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    async def _handle(self, action: TaskAction) -> None:
+        try:
+            if self.result is not None:
+                raise _Refused(409, f"the task is closed ({self.result.outcome})")
+            user = await workflow.execute_activity(
+                InboxActivity.GET_USER,
+                UserRequest(name=action.user),
+                result_type=UserInfo,
+                task_queue=self.task.queues.inbox,
+                start_to_close_timeout=INBOX_TIMEOUT,
+                summary=f"look up {action.user}",
+            )
+            event = await self._apply(action, user)
+        except _Refused as refused:
+            verdict = Verdict(
+                action_id=action.action_id,
+                applied=False,
+                reason=refused.reason,
+                status=refused.status,
+            )
+            if action.kind is ActionKind.DECIDE:
+                await self._ledger(
+                    action.action_id,
+                    ActorKind.HUMAN,
+                    action.user,
+                    action.outcome or "",
+                    action.comment,
+                    applied=False,
+                    reason=refused.reason,
+                )
+            workflow.logger.info("task %s refused %s: %s", self.task_id, action, refused.reason)
+        else:
+            status = TaskStatus.COMPLETED if self.result else TaskStatus.OPEN
+            await self._write(event, status)
+            verdict = Verdict(action_id=action.action_id, applied=True)
+        # Recorded last: the API answers once the inbox and the ledger show the change.
+        self.state.verdicts[action.action_id] = verdict
+
+    async def _apply(self, action: TaskAction, user: UserInfo) -> str:
+        if not user.exists:
+            raise _Refused(403, f"unknown user {action.user!r}")
+        is_admin = "admin" in user.roles
+        if action.kind is ActionKind.CLAIM:
+            self._check_eligible(user)
+            if self.state.assignee not in (None, user.name):
+                raise _Refused(409, f"already claimed by {self.state.assignee}")
+            self.state.assignee = user.name
+            return f"claimed by {user.name}"
+        if action.kind is ActionKind.RELEASE:
+            if self.state.assignee != user.name and not is_admin:
+                raise _Refused(403, "only the assignee or an admin may release the task")
+            self.state.assignee = None
+            return f"released by {user.name}"
+        if action.kind is ActionKind.REASSIGN:
+            if self.state.assignee != user.name and not is_admin:
+                raise _Refused(403, "only the assignee or an admin may reassign the task")
+            self.state.assignee = action.assignee
+            return f"reassigned by {user.name} to {action.assignee}"
+        return await self._decide(action, user)
+
+    def _check_eligible(self, user: UserInfo) -> None:
+        if self.state.assignee is not None:
+            if self.state.assignee != user.name:
+                raise _Refused(403, f"the task is assigned to {self.state.assignee}")
+            return
+        approvers = self.spec.approval.approvers
+        if approvers and self.spec.approval.kind == "k_of_n":
+            if user.name not in approvers:
+                raise _Refused(403, f"{user.name} is not one of the approvers")
+            return
+        if not set(user.roles) & set(self.state.candidate_roles):
+            wanted = ", ".join(role.value for role in self.state.candidate_roles)
+            raise _Refused(403, f"{user.name} lacks a role this task needs ({wanted})")
+
+    def _check_form(self, action: TaskAction) -> None:
+        form = self.spec.form
+        if action.outcome not in form.outcomes:
+            raise _Refused(422, f"unknown outcome {action.outcome!r}; one of {form.outcomes}")
+        if action.outcome in form.comment_required_for and not action.comment.strip():
+            raise _Refused(422, f"a comment is required to {action.outcome}")
+        for field in form.fields:
+            value = action.data.get(field.name)
+            if value is None:
+                if field.required:
+                    raise _Refused(422, f"data.{field.name} is required")
+                continue
+            if not isinstance(value, _FIELD_TYPES[field.type]) or (
+                isinstance(value, bool) and field.type is not FieldType.BOOLEAN
+            ):
+                raise _Refused(422, f"data.{field.name} must be a {field.type.value}")
+
+    async def _decide(self, action: TaskAction, user: UserInfo) -> str:
+        self._check_form(action)
+        self._check_eligible(user)
+        if self.spec.four_eyes and user.name == self.spec.requester:
+            raise _Refused(403, "four-eyes: the requester may not decide their own request")
+        if user.name in (decision.user for decision in self.state.decisions):
+            raise _Refused(403, f"{user.name} has already decided on this task")
+        assert action.outcome is not None  # _check_form made sure
+        self.state.decisions.append(
+            Decision(
+                user=user.name,
+                outcome=action.outcome,
+                comment=action.comment,
+                data=action.data,
+                decided_at=workflow.now(),
+                level=self.state.approval_level,
+            )
+        )
+        await self._ledger(
+            action.action_id,
+            ActorKind.HUMAN,
+            user.name,
+            action.outcome,
+            action.comment,
+            action.data,
+        )
+        return self._advance(action.outcome, user.name)
+
+    def _advance(self, outcome: str, by: str) -> str:
+        """Applies the approval rule after a decision; sets the result when the task closes."""
+        rule = self.spec.approval
+        if rule.kind == "one" or outcome != rule.approve_outcome:
+            self.result = self._result(outcome)
+            return f"{outcome} by {by}"
+        if rule.kind == "k_of_n":
+            approvals = sum(d.outcome == rule.approve_outcome for d in self.state.decisions)
+            if approvals >= rule.needed:
+                self.result = self._result(outcome)
+            return f"{outcome} by {by} ({approvals} of {rule.needed})"
+        self.state.approval_level += 1
+        if self.state.approval_level == len(rule.levels):
+            self.result = self._result(outcome)
+            return f"{outcome} by {by} (last level)"
+        self.state.candidate_roles = list(rule.levels[self.state.approval_level])
+        self.state.assignee = None
+        return f"{outcome} by {by}; level {self.state.approval_level + 1} opens"
+
+    def _result(
+        self, outcome: str, *, expired: bool = False, cancelled: bool = False
+    ) -> TaskResult:
+        last = self.state.decisions[-1] if self.state.decisions else None
+        return TaskResult(
+            task_id=self.task_id,
+            outcome=outcome,
+            expired=expired,
+            cancelled=cancelled,
+            decisions=list(self.state.decisions),
+            data=last.data if last else {},
+            comment=last.comment if last else "",
+            escalation_level=self.state.escalation_level,
+        )
+
+    # -- side effects through activities --------------------------------------------------------
+
+    def _record(
+        self, status: TaskStatus = TaskStatus.OPEN, event: str = "", seq: int = 0
+    ) -> TaskRecord:
+        spec = self.spec
+        return TaskRecord(
+            task_id=self.task_id,
+            process_id=self.task.process_id,
+            process_type=self.task.process_type,
+            name=spec.name,
+            kind=spec.kind,
+            title=spec.title,
+            description=spec.description,
+            form=spec.form,
+            context=spec.context,
+            candidate_roles=self.state.candidate_roles,
+            assignee=self.state.assignee,
+            requester=spec.requester,
+            status=status,
+            outcome=self.result.outcome if self.result else None,
+            escalation_level=self.state.escalation_level,
+            approval_level=self.state.approval_level,
+            due_at=None if self.result else self._due_at(),
+            created_at=self.state.created_at,
+            closed_at=workflow.now() if self.result else None,
+            event=event,
+            seq=seq,
+        )
+
+    async def _write(self, event: str, status: TaskStatus = TaskStatus.OPEN) -> None:
+        self.state.inbox_seq += 1
+        await workflow.execute_activity(
+            InboxActivity.WRITE_TASK,
+            self._record(status, event, self.state.inbox_seq),
+            task_queue=self.task.queues.inbox,
+            start_to_close_timeout=INBOX_TIMEOUT,
+            summary=f"inbox: {event}",
+        )
+
+    async def _ledger(
+        self,
+        decision_id: str,
+        kind: ActorKind,
+        actor: str,
+        outcome: str,
+        comment: str,
+        data: dict[str, Any] | None = None,
+        *,
+        applied: bool = True,
+        reason: str = "",
+    ) -> None:
+        entry = LedgerEntry(
+            decision_id=decision_id,
+            process_id=self.task.process_id,
+            step=self.spec.name,
+            actor_kind=kind,
+            actor=actor,
+            outcome=outcome,
+            comment=comment,
+            data=data or {},
+            applied=applied,
+            reason=reason,
+            decided_at=workflow.now(),
+        )
+        await workflow.execute_activity(
+            InboxActivity.RECORD_DECISION,
+            entry,
+            task_queue=self.task.queues.inbox,
+            start_to_close_timeout=INBOX_TIMEOUT,
+            summary=f"ledger: {actor} {'decided' if applied else 'refused'} {outcome}",
+        )
+
+    async def _notify_candidates(self, subject: str) -> None:
+        recipients = (
+            [self.state.assignee]
+            if self.state.assignee
+            else [f"role:{role.value}" for role in self.state.candidate_roles]
+        )
+        for recipient in recipients:
+            try:
+                await workflow.execute_activity(
+                    BotActivity.NOTIFY,
+                    Notify(
+                        recipient=recipient,
+                        channel="inbox",
+                        subject=subject,
+                        body=self.spec.description,
+                        ref=self.task_id,
+                    ),
+                    result_type=Notified,
+                    task_queue=self.task.queues.bots,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=NOTIFY_RETRY,
+                    summary=f"notify {recipient}",
+                )
+            except ActivityError as exc:
+                workflow.logger.warning(
+                    "task %s: notifying %s failed: %s", self.task_id, recipient, exc
+                )
+
+    def _show_waiting(self) -> None:
+        """What the Temporal UI shows of this task while it waits."""
+        waiting_on = self.state.assignee or ", ".join(r.value for r in self.state.candidate_roles)
+        since = self.state.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        details = f"Waiting for {waiting_on} since {since}"
+        if rung_at := self._next_rung_at():
+            details += f"; escalates at {rung_at.strftime('%H:%M:%S')}"
+        if expires_at := self._expires_at():
+            details += f"; expires at {expires_at.strftime('%H:%M:%S')}"
+        workflow.set_current_details(details)
+        if waiting_on == self.shown_waiting_on:
+            return  # every upsert is a history event; only changes are worth one
+        self.shown_waiting_on = waiting_on
+        workflow.upsert_search_attributes(
+            [
+                search.PROCESS_TYPE.value_set(self.task.process_type),
+                search.BUSINESS_KEY.value_set(self.task.process_id),
+                search.STAGE.value_set(f"task:{self.spec.name}"),
+                search.WAITING_ON.value_set(waiting_on),
+            ]
+        )
+
+
+async def human_task(
+    spec: TaskSpec, *, process_type: str, queues: Queues, history_limit: int = 2_000
+) -> TaskResult:
+    """Opens a task for people and waits for its result (a decision, expiry or cancellation)."""
+    process_id = workflow.info().workflow_id
+    return await workflow.execute_child_workflow(
+        HumanTaskWorkflow.run,
+        TaskInput(
+            process_id=process_id,
+            process_type=process_type,
+            spec=spec,
+            queues=queues,
+            history_limit=history_limit,
+        ),
+        id=task_id_for(process_id, spec.name),
+        static_summary=spec.title,
+        static_details=spec.description or None,
+        # Cancelling the process cancels the task, which then closes its inbox entry.
+        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+    )
