@@ -45,6 +45,7 @@ from workflows.contracts.tasks import (
     VerdictLookup,
     task_id_for,
 )
+from workflows.steps.ledger import record_decision
 
 INBOX_TIMEOUT = timedelta(seconds=30)
 # A lost reminder is better than a task stuck behind an unreachable mail system.
@@ -427,13 +428,7 @@ class HumanTaskWorkflow:
             reason=reason,
             decided_at=workflow.now(),
         )
-        await workflow.execute_activity(
-            InboxActivity.RECORD_DECISION,
-            entry,
-            task_queue=self.task.queues.inbox,
-            start_to_close_timeout=INBOX_TIMEOUT,
-            summary=f"ledger: {actor} {'decided' if applied else 'refused'} {outcome}",
-        )
+        await record_decision(entry, self.task.queues)
 
     async def _notify_candidates(self, subject: str) -> None:
         recipients = (

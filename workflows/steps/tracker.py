@@ -1,0 +1,55 @@
+"""Keeps a process's live state: stages and steps as people read them in the API and the UI."""
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import workflow
+
+from workflows import search
+from workflows.contracts.processes import ProcessState, ProcessStatus, Step, StepStatus
+from workflows.contracts.tasks import ActorKind
+
+T = TypeVar("T")
+
+
+class Tracker:
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+
+    def stage(
+        self, stage: str, status: ProcessStatus = ProcessStatus.RUNNING, waiting_on: str = ""
+    ) -> None:
+        self.state.stage, self.state.status = stage, status
+        workflow.upsert_search_attributes(
+            [search.STAGE.value_set(stage), search.WAITING_ON.value_set(waiting_on or "nobody")]
+        )
+        workflow.set_current_details(
+            f"**{stage}**" + (f": waiting for {waiting_on}" if waiting_on else "")
+        )
+
+    async def step(
+        self, name: str, actor: ActorKind, run: Callable[[], Awaitable[T]], detail: str = ""
+    ) -> T:
+        """Runs one step, recording when it started and ended and how it went."""
+        step = Step(name=name, actor=actor, started_at=workflow.now(), detail=detail)
+        self.state.steps.append(step)
+        try:
+            result = await run()
+        except BaseException:
+            step.status, step.ended_at = StepStatus.FAILED, workflow.now()
+            raise
+        step.status, step.ended_at = StepStatus.COMPLETED, workflow.now()
+        return result
+
+    def skipped(self, name: str, actor: ActorKind, detail: str) -> None:
+        now = workflow.now()
+        self.state.steps.append(
+            Step(
+                name=name,
+                actor=actor,
+                status=StepStatus.SKIPPED,
+                started_at=now,
+                ended_at=now,
+                detail=detail,
+            )
+        )
