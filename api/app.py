@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import health, me, robot_jobs, tasks
+from api.routers import health, me, processes, robot_jobs, tasks
 from core.db import make_engine, prepare_database
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(me.router)
     app.include_router(robot_jobs.router)
     app.include_router(tasks.router)
+    app.include_router(processes.router)
     return app

@@ -51,7 +51,8 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with worker_resources(settings) as resources:
-            await run_workers(await connect(settings), queues, resources, stop)
+            client = await connect(settings)
+            await run_workers(client, queues, resources, stop, settings.task_queue_prefix)
 
     asyncio.run(main())
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.contracts.orders import OrderPolicy
+
 
 class Environment(StrEnum):
     DEV = "dev"
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     bots_timeout_seconds: float = Field(10.0, gt=0)
     systems_database_url: str = Field(
         "", description="The sandbox's own database; empty means SQLite in data_dir."
+    )
+
+    task_queue_prefix: str = Field(
+        "", description="Prepended to every task queue: separate stacks on one Temporal server."
+    )
+    order_policy: OrderPolicy = Field(
+        default_factory=OrderPolicy, description="JSON: thresholds and durations of orders."
     )
 
     api_host: str = "127.0.0.1"

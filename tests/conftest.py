@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from tests.flows import TEST_WORKFLOWS
 from workers.registry import content_for
 from workers.resources import worker_resources
 from workers.run import run_workers
+from workflows.contracts.orders import OrderPolicy
 from workflows.contracts.queues import Queues, TaskQueue
 
 POSTGRES_URL = os.environ.get(
@@ -171,6 +173,14 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 # -- the whole stack, on task queues of the test's own ---------------------------------------
 
+# Every duration of the order process in seconds, so escalations happen within a test.
+FAST_POLICY = OrderPolicy(
+    approval_due=timedelta(seconds=2),
+    approval_expires=timedelta(seconds=30),
+    remind_every=None,
+    review_expires=timedelta(seconds=60),
+)
+
 
 @dataclass
 class Stack:
@@ -190,8 +200,14 @@ async def stack(
     client: Client, settings: Settings, systems_url: str, task_queue: str
 ) -> AsyncIterator[Stack]:
     """Workers for every queue (prefixed for this test), the API, and the sandbox (reset)."""
-    settings = settings.model_copy(update={"systems_url": systems_url})
     prefix = f"{task_queue}-"
+    settings = settings.model_copy(
+        update={
+            "systems_url": systems_url,
+            "task_queue_prefix": prefix,
+            "order_policy": FAST_POLICY,
+        }
+    )
     stop = asyncio.Event()
     async with (
         worker_resources(settings) as resources,

@@ -17,6 +17,7 @@ from activities.inbox import InboxActivities
 from activities.robot_pool import RobotPoolActivities
 from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.steps.human_task import HumanTaskWorkflow
 
 
@@ -43,7 +44,7 @@ def activities_of(*instances: object) -> list[Callable[..., Any]]:
 def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
     settings = resources.settings
     if queue is TaskQueue.PROCESSES:
-        return QueueContent(workflows=[HumanTaskWorkflow])
+        return QueueContent(workflows=[OrderFulfillmentWorkflow, HumanTaskWorkflow])
     if queue is TaskQueue.BOTS:
         systems = SystemsHTTP(resources.http)
         bots = (CRMBot, ERPBot, MESBot, FinanceBot, NotificationBot)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority as TemporalPriority
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import search
 from workflows.contracts.ai import (
@@ -142,11 +142,12 @@ class OrderFulfillmentWorkflow:
         except OrderRejected as rejected:
             await self._finish_rejected(rejected.reason)
         except asyncio.CancelledError:
-            await self._undo("cancelled")
-            self.state.status, self.state.reason = ProcessStatus.CANCELLED, "cancelled on request"
-            self.tracker.stage("cancelled", ProcessStatus.CANCELLED)
+            await self._cancelled()
             raise
         except ActivityError as failure:
+            if isinstance(failure.cause, CancelledError):  # a step cut short by the cancel
+                await self._cancelled()
+                raise asyncio.CancelledError from failure
             await self._undo("failed")
             self.state.reason = f"a step failed: {failure.cause or failure}"
             self.tracker.stage("failed", ProcessStatus.FAILED)
@@ -471,6 +472,11 @@ class OrderFulfillmentWorkflow:
             "amount": self._amount(),
         }
         self.tracker.stage("completed", ProcessStatus.COMPLETED)
+
+    async def _cancelled(self) -> None:
+        await self._undo("cancelled")
+        self.state.reason = "cancelled on request"
+        self.tracker.stage("cancelled", ProcessStatus.CANCELLED)
 
     async def _finish_rejected(self, reason: str) -> None:
         await self._undo("rejected")
