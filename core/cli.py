@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -81,6 +82,77 @@ def systems(
     default_host, port = settings.systems_host_port
     app = create_app(settings.resolved_systems_database_url)
     uvicorn.run(app, host=host or default_host, port=port)
+
+
+@app.command()
+def start(
+    process_type: str,
+    input_file: Annotated[Path, typer.Option("--input", help="The process input as JSON.")],
+    user: Annotated[str, typer.Option(help="Who requests it (four-eyes counts it).")] = "cli",
+    idempotency_key: Annotated[str | None, typer.Option(help="Start it once per key.")] = None,
+) -> None:
+    """Start a process straight through Temporal, as the API would."""
+    from pydantic import ValidationError
+
+    from core.processes import start_process
+    from core.temporal import connect
+    from workflows.contracts.catalogue import PROCESS_TYPES
+
+    settings = _settings()
+    ptype = PROCESS_TYPES.get(process_type)
+    if ptype is None:
+        typer.echo(
+            f"error: no process type {process_type!r}; known: {sorted(PROCESS_TYPES)}", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        process_input = ptype.input_model.model_validate_json(input_file.read_text())
+    except (OSError, ValidationError) as exc:
+        typer.echo(f"error: {input_file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        client = await connect(settings)
+        started = await start_process(client, settings, ptype, process_input, user, idempotency_key)
+        typer.echo(f"{'started' if started.created else 'already running'}: {started.process_id}")
+
+    asyncio.run(main())
+
+
+@app.command()
+def replay(
+    workflow_id: Annotated[
+        str | None, typer.Argument(help="Fetch this run from Temporal (or name the file's run).")
+    ] = None,
+    history: Annotated[Path | None, typer.Option(help="A saved history (JSON).")] = None,
+) -> None:
+    """Replay a run against today's code and say whether it is still deterministic."""
+    from core.replay import fetch_history, load_history
+    from core.replay import replay as replay_history
+    from core.temporal import connect
+    from workers.registry import PROCESS_WORKFLOWS
+
+    if workflow_id is None and history is None:
+        typer.echo("error: give a WORKFLOW_ID or --history FILE.json", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def main() -> bool:
+        if history is not None:  # a WORKFLOW_ID given too names the run in the file
+            events = load_history(history, workflow_id)
+        else:
+            assert workflow_id is not None
+            events = await fetch_history(await connect(settings), workflow_id)
+        outcome = await replay_history(events, PROCESS_WORKFLOWS)
+        if outcome.deterministic:
+            typer.echo(f"deterministic: {outcome.workflow_type} {outcome.workflow_id}")
+        else:
+            typer.echo(
+                f"NOT deterministic: {outcome.workflow_type} {outcome.workflow_id}\n{outcome.error}"
+            )
+        return outcome.deterministic
+
+    raise typer.Exit(0 if asyncio.run(main()) else 1)
 
 
 @users.command("add")

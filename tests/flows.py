@@ -13,6 +13,7 @@ from workflows.contracts.bots import (
     Reservation,
     ReserveStock,
 )
+from workflows.contracts.orders import OrderRun
 from workflows.contracts.queues import Queues, TaskQueue
 from workflows.contracts.tasks import TaskResult, TaskSpec
 from workflows.steps.human_task import human_task
@@ -77,6 +78,15 @@ class ApprovalProcess:
             queues=request.queues,
             history_limit=request.history_limit,
         )
+
+
+@workflow.defn(name="OrderFulfillment")
+class ReorderedOrderFulfillment:
+    """What a careless change looks like: the same workflow type, other steps (replay only)."""
+
+    @workflow.run
+    async def run(self, run: OrderRun) -> None:
+        await workflow.sleep(1)
 
 
 TEST_WORKFLOWS = [ReserveAndForecast, ShoutWorkflow, ApprovalProcess]

@@ -1,11 +1,17 @@
 """Order to fulfilment end to end: HTTP API -> Temporal -> workers -> sandbox, and back."""
 
 import asyncio
+import os
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.service import RPCError
 
+from core.replay import dump_history
 from tests.conftest import Stack
+from workflows.contracts.tasks import task_id_for
 
 BOB, CAROL, ALICE = "dev-bob", "dev-carol", "dev-alice"
 SMALL = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 5}]}
@@ -71,10 +77,36 @@ async def decide(stack: Stack, task_id: str, key: str, outcome: str, **extra: An
     assert response.status_code == 200, response.text
 
 
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def keep_history(stack: Stack, process_id: str, name: str) -> None:
+    """With BATON_SAVE_HISTORIES=1, saves the run's history and its tasks' for the replay test."""
+    if os.environ.get("BATON_SAVE_HISTORIES") != "1":
+        return
+    HISTORIES.mkdir(exist_ok=True)
+    runs = {name: process_id}
+    runs |= {
+        f"{name}.{task}": task_id_for(process_id, task) for task in ("approval", "review-lines")
+    }
+    for file_name, workflow_id in runs.items():
+        try:
+            history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+        except RPCError:
+            continue  # this run had no such task
+        (HISTORIES / f"{file_name}.json").write_text(dump_history(history))
+
+
 async def inject_503s(stack: Stack) -> None:
     for path in ("/erp/*", "/finance/*"):
         # Writes fail after they happen (a lost answer); the seed makes the first calls fail.
-        rule = {"path": path, "methods": [], "error_rate": 0.3, "when": "after", "seed": 4}
+        rule: dict[str, Any] = {
+            "path": path,
+            "methods": [],
+            "error_rate": 0.3,
+            "when": "after",
+            "seed": 4,
+        }
         assert (await stack.sandbox.post("/admin/faults", json=rule)).status_code == 201
 
 
@@ -117,6 +149,8 @@ async def test_a_large_order_is_approved_by_bob(stack: Stack, faults: bool) -> N
     assert waiting["open_tasks"][0]["candidate_roles"] == ["sales_manager"]
     await decide(stack, await open_task(stack, process_id, BOB), BOB, "approve")
     done = await until(stack, process_id, "completed")
+    if not faults:
+        await keep_history(stack, process_id, "order-approved")
     assert done["result"]["amount"] == 17_800.0
     production = (await stack.sandbox.get("/mes/production-orders")).json()
     assert [(p["sku"], p["quantity"]) for p in production] == [("PMP-410", 8)]
@@ -132,6 +166,7 @@ async def test_a_rejected_order_tells_the_customer_and_books_nothing(stack: Stac
     task_id = await open_task(stack, process_id, BOB)
     await decide(stack, task_id, BOB, "reject", comment="customer is on hold")
     done = await until(stack, process_id, "rejected")
+    await keep_history(stack, process_id, "order-rejected")
     assert done["reason"] == "rejected by bob: customer is on hold"
     outbox = (await stack.sandbox.get("/notifications", params={"recipient": "C-1005"})).json()
     assert [m["subject"] for m in outbox] == [f"Order {done['business_key']} declined"]
@@ -149,6 +184,7 @@ async def test_an_unanswered_approval_escalates_to_carol(stack: Stack) -> None:
     assert task.json()["escalation_level"] == 1
     await decide(stack, task_id, CAROL, "approve")
     done = await until(stack, process_id, "completed")
+    await keep_history(stack, process_id, "order-escalated-then-approved")
     approval = next(s for s in done["steps"] if s["actor"] == "human")
     assert approval["status"] == "completed"
 
@@ -166,6 +202,7 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     )
     assert cancel.status_code == 202
     done = await until(stack, process_id, "cancelled")
+    await keep_history(stack, process_id, "order-cancelled-compensated")
     assert sorted(done["data"]["compensated"]) == [
         "cancel production of PMP-410",
         "release stock",
@@ -227,3 +264,34 @@ async def test_catalogue_and_listing(stack: Stack) -> None:
         "/v1/processes/order-fulfillment:SO-NONE", headers=stack.as_user(ALICE)
     )
     assert missing.status_code == 404
+
+
+async def test_an_unanswered_approval_expires_and_the_order_is_rejected(stack: Stack) -> None:
+    stack.settings.order_policy = stack.settings.order_policy.model_copy(
+        update={"approval_due": timedelta(seconds=1), "approval_expires": timedelta(seconds=2)}
+    )
+    process_id = await start(stack, LARGE)
+    done = await until(stack, process_id, "rejected")
+    await keep_history(stack, process_id, "order-expired")
+    assert done["reason"] == "the approval expired"
+    task_id = task_id_for(process_id, "approval")
+    task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(CAROL))).json()
+    assert (task["status"], task["outcome"]) == ("expired", "reject")
+
+
+async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> None:
+    # The AI resolves "widgetz heavy" but not "flux capacitors": not sure enough to go on alone.
+    message = "order: 5 x widgetz heavy, 3 flux capacitors"
+    process_id = await start(stack, {"customer_id": "C-1003", "message": message}, key=BOB)
+    waiting = await until(stack, process_id, "waiting", stage="review-lines")
+    assert waiting["data"]["order"]["lines"] == [{"sku": "WID-200", "quantity": 5}]
+    task_id = await open_task(stack, process_id, ALICE)
+    task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(ALICE))).json()
+    assert task["form_schema"]["properties"]["lines"]["default"] == [
+        {"sku": "WID-200", "quantity": 5}
+    ]
+    corrected = [{"sku": "WID-200", "quantity": 5}, {"sku": "CBL-610", "quantity": 3}]
+    await decide(stack, task_id, ALICE, "confirm", data={"lines": corrected})
+    done = await until(stack, process_id, "completed")
+    await keep_history(stack, process_id, "order-low-confidence-corrected")
+    assert done["data"]["order"]["lines"] == corrected

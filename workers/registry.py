@@ -31,6 +31,10 @@ class QueueContent:
     warm_up: Callable[[], None] | None = None  # slow set-up, run in the background at start
 
 
+# Every workflow type Baton runs; the replayer checks saved histories against them.
+PROCESS_WORKFLOWS: tuple[type, ...] = (OrderFulfillmentWorkflow, HumanTaskWorkflow)
+
+
 def activities_of(*instances: object) -> list[Callable[..., Any]]:
     """The bound `@activity.defn` methods of each instance."""
     return [
@@ -44,7 +48,7 @@ def activities_of(*instances: object) -> list[Callable[..., Any]]:
 def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
     settings = resources.settings
     if queue is TaskQueue.PROCESSES:
-        return QueueContent(workflows=[OrderFulfillmentWorkflow, HumanTaskWorkflow])
+        return QueueContent(workflows=PROCESS_WORKFLOWS)
     if queue is TaskQueue.BOTS:
         systems = SystemsHTTP(resources.http)
         bots = (CRMBot, ERPBot, MESBot, FinanceBot, NotificationBot)

@@ -5,8 +5,6 @@ key decides the id, so repeating a start returns the first process.
 """
 
 import base64
-import hashlib
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,17 +12,15 @@ from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentUser, SettingsDep, TemporalDep
 from api.errors import ApiError
+from core import processes
 from core.settings import Settings
 from workflows import search
-from workflows.contracts.catalogue import PROCESS_TYPES, ProcessType, StartContext
-from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus, process_id_for
-from workflows.contracts.queues import Queues, TaskQueue
+from workflows.contracts.catalogue import PROCESS_TYPES
+from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
 
 router = APIRouter(prefix="/v1", tags=["processes"])
 
@@ -83,13 +79,6 @@ def _links(settings: Settings, process_id: str) -> Links:
     )
 
 
-def _business_key(ptype: ProcessType, user: str, idempotency_key: str | None) -> str:
-    if idempotency_key:
-        digest = hashlib.sha256(f"{ptype.name}\0{user}\0{idempotency_key}".encode()).hexdigest()
-        return f"{ptype.key_prefix}-{digest[:10].upper()}"
-    return f"{ptype.key_prefix}-{uuid.uuid4().hex[:10].upper()}"
-
-
 @router.get("/process-types", response_model=list[ProcessTypeOut])
 async def process_types(_user: CurrentUser) -> list[ProcessTypeOut]:
     return [
@@ -109,7 +98,7 @@ async def process_types(_user: CurrentUser) -> list[ProcessTypeOut]:
     response_model=Started,
     responses={200: {"model": Started, "description": "the process this Idempotency-Key started"}},
 )
-async def start_process(
+async def start(
     process_type: str,
     body: Annotated[dict[str, Any], Body(description="the process input; see /v1/process-types")],
     temporal: TemporalDep,
@@ -134,44 +123,17 @@ async def start_process(
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         raise ApiError(422, "validation_error", f"invalid input: {summary}", fields) from None
-    business_key = _business_key(ptype, user.name, idempotency_key)
-    process_id = process_id_for(ptype.name, business_key)
-    context = StartContext(
-        business_key=business_key,
-        requested_by=user.name,
-        queues=Queues.prefixed(settings.task_queue_prefix),
-        order_policy=settings.order_policy,
+    started_process = await processes.start_process(
+        temporal, settings, ptype, process_input, user.name, idempotency_key
     )
-    status_code = 201
-    try:
-        await temporal.start_workflow(
-            ptype.workflow,
-            ptype.make_run(process_input, context),
-            id=process_id,
-            task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
-            # The same key must never start a second run, even after the first has ended.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=ptype.summary(process_input),
-            static_details=f"Requested by {user.name} through the API.",
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search.PROCESS_TYPE, ptype.name),
-                    SearchAttributePair(search.BUSINESS_KEY, business_key),
-                    SearchAttributePair(search.CUSTOMER, ptype.customer(process_input)),
-                    SearchAttributePair(search.REQUESTED_BY, user.name),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        if not idempotency_key:
-            raise
-        status_code = 200
+    process_id = started_process.process_id
     started = Started(
         process_id=process_id,
-        business_key=business_key,
+        business_key=started_process.business_key,
         status=ProcessStatus.RUNNING,
         links=_links(settings, process_id),
     )
+    status_code = 201 if started_process.created else 200
     return JSONResponse(started.model_dump(mode="json"), status_code=status_code)
 
 

@@ -1,0 +1,73 @@
+"""Starting a process, for the API and the CLI alike."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from core.settings import Settings
+from workflows import search
+from workflows.contracts.catalogue import ProcessType, StartContext
+from workflows.contracts.processes import process_id_for
+from workflows.contracts.queues import Queues, TaskQueue
+
+
+@dataclass(frozen=True)
+class StartedProcess:
+    process_id: str
+    business_key: str
+    created: bool  # False: the idempotency key had started it before
+
+
+def business_key(ptype: ProcessType, user: str, idempotency_key: str | None) -> str:
+    """With an idempotency key the key decides the business key, so a repeat finds the first."""
+    if idempotency_key:
+        digest = hashlib.sha256(f"{ptype.name}\0{user}\0{idempotency_key}".encode()).hexdigest()
+        return f"{ptype.key_prefix}-{digest[:10].upper()}"
+    return f"{ptype.key_prefix}-{uuid.uuid4().hex[:10].upper()}"
+
+
+async def start_process(
+    client: Client,
+    settings: Settings,
+    ptype: ProcessType,
+    process_input: BaseModel,
+    requested_by: str,
+    idempotency_key: str | None = None,
+) -> StartedProcess:
+    key = business_key(ptype, requested_by, idempotency_key)
+    process_id = process_id_for(ptype.name, key)
+    context = StartContext(
+        business_key=key,
+        requested_by=requested_by,
+        queues=Queues.prefixed(settings.task_queue_prefix),
+        order_policy=settings.order_policy,
+    )
+    try:
+        await client.start_workflow(
+            ptype.workflow,
+            ptype.make_run(process_input, context),
+            id=process_id,
+            task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
+            # The same key must never start a second run, even after the first has ended.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=ptype.summary(process_input),
+            static_details=f"Requested by {requested_by}.",
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search.PROCESS_TYPE, ptype.name),
+                    SearchAttributePair(search.BUSINESS_KEY, key),
+                    SearchAttributePair(search.CUSTOMER, ptype.customer(process_input)),
+                    SearchAttributePair(search.REQUESTED_BY, requested_by),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        if not idempotency_key:
+            raise
+        return StartedProcess(process_id, key, created=False)
+    return StartedProcess(process_id, key, created=True)

@@ -1,0 +1,47 @@
+"""Every saved history replays against today's code: a non-deterministic change fails CI."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.cli import app
+from core.replay import load_history, replay
+from tests.flows import ReorderedOrderFulfillment
+from workers.registry import PROCESS_WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+SCENARIOS = {
+    "order-approved",
+    "order-rejected",
+    "order-escalated-then-approved",
+    "order-expired",
+    "order-low-confidence-corrected",
+    "order-cancelled-compensated",
+}
+
+
+def test_every_scenario_has_a_saved_history() -> None:
+    assert {path.stem for path in HISTORIES} >= SCENARIOS
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
+async def test_saved_history_replays(path: Path) -> None:
+    outcome = await replay(load_history(path), PROCESS_WORKFLOWS)
+    assert outcome.deterministic, outcome.error
+
+
+async def test_a_changed_workflow_is_caught() -> None:
+    path = next(path for path in HISTORIES if path.stem == "order-approved")
+    outcome = await replay(load_history(path), (ReorderedOrderFulfillment,))
+    assert not outcome.deterministic
+    assert outcome.workflow_type == "OrderFulfillment"
+
+
+def test_the_replay_command() -> None:
+    path = next(path for path in HISTORIES if path.stem == "order-rejected")
+    result = CliRunner().invoke(app, ["replay", "--history", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("deterministic: OrderFulfillment")
+    neither = CliRunner().invoke(app, ["replay"])
+    assert neither.exit_code == 2
