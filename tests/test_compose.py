@@ -124,10 +124,16 @@ def _default_as_text(field_name: str) -> str:
     return "" if default is None else str(default)
 
 
+# Settings whose empty default means "none" everywhere, containers included.
+EMPTY_IS_A_VALUE = {"task_queue_prefix"}
+
+
 def _needs_value_in_container(field_name: str) -> bool:
     """A setting whose default only makes sense on a developer's machine."""
     if Settings.model_fields[field_name].annotation is SecretStr:
         return False  # secrets are optional pass-throughs (e.g. the OpenAI key)
+    if field_name in EMPTY_IS_A_VALUE:
+        return False
     default = _default_as_text(field_name)
     return (
         default in ("", "dev")
