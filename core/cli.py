@@ -66,7 +66,12 @@ def api() -> None:
     from api.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        access_log=settings.log_level == "DEBUG",  # a line per request costs at load
+    )
 
 
 @app.command()
@@ -81,7 +86,7 @@ def systems(
     settings = _settings()
     default_host, port = settings.systems_host_port
     app = create_app(settings.resolved_systems_database_url)
-    uvicorn.run(app, host=host or default_host, port=port)
+    uvicorn.run(app, host=host or default_host, port=port, access_log=settings.log_level == "DEBUG")
 
 
 @app.command()

@@ -35,6 +35,7 @@ from workflows.contracts.queues import TaskQueue
 log = logging.getLogger("baton.dev")
 
 STOP_TIMEOUT_S = 15.0
+STEP_QUEUES: list[TaskQueue] = [queue for queue in TaskQueue if queue is not TaskQueue.PROCESSES]
 READY_TIMEOUT_S = 60.0
 
 
@@ -102,7 +103,7 @@ async def http_ok(url: str) -> bool:
         return False
 
 
-async def queues_polled(client: Client, queues: list[TaskQueue]) -> bool:
+async def queues_polled(client: Client, queues: list[TaskQueue], prefix: str) -> bool:
     for queue in queues:
         kind = (
             TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
@@ -112,7 +113,7 @@ async def queues_polled(client: Client, queues: list[TaskQueue]) -> bool:
         described = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=client.namespace,
-                task_queue=TaskQueueRef(name=queue.value),
+                task_queue=TaskQueueRef(name=f"{prefix}{queue.value}"),
                 task_queue_type=kind,
             )
         )
@@ -154,7 +155,17 @@ class DevStack:
         )
         return temporal, [
             Child("systems", [*baton, "systems"], lambda: http_ok(f"{s.systems_url}/health")),
-            Child("worker", [*baton, "worker"], self._workers_ready),
+            # Two worker processes, so workflow code and activities use both cores.
+            Child(
+                "workflows",
+                [*baton, "worker", "--queue", TaskQueue.PROCESSES.value],
+                lambda: self._polled([TaskQueue.PROCESSES]),
+            ),
+            Child(
+                "steps",
+                [*baton, "worker", *(f"--queue={queue.value}" for queue in STEP_QUEUES)],
+                lambda: self._polled(STEP_QUEUES),
+            ),
             Child("api", [*baton, "api"], lambda: http_ok(f"{self.api_url}/health")),
         ]
 
@@ -188,8 +199,9 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://{_bind_host(self.settings.api_host)}:{self.settings.api_port}"
 
-    async def _workers_ready(self) -> bool:
-        return await queues_polled(await connect(self.settings), list(TaskQueue))
+    async def _polled(self, queues: list[TaskQueue]) -> bool:
+        client = await connect(self.settings)
+        return await queues_polled(client, queues, self.settings.task_queue_prefix)
 
     # -- running ----------------------------------------------------------------------------
 

@@ -123,5 +123,6 @@ class Store:
 def _wal(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # no fsync per commit; WAL keeps it consistent
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

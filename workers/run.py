@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workers.registry import QueueContent, content_for
 from workers.resources import Resources
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 
 # In-flight activities get this long to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# The contracts are stateless data models: loaded once, not again for every workflow run.
+_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.contracts")
+)
 
 
 def build_worker(client: Client, queue: TaskQueue, content: QueueContent, prefix: str) -> Worker:
@@ -28,6 +33,7 @@ def build_worker(client: Client, queue: TaskQueue, content: QueueContent, prefix
         max_concurrent_activities=content.max_concurrent_activities,
         max_task_queue_activities_per_second=content.max_activities_per_second,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_runner=_RUNNER,
     )
 
 
