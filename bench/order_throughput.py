@@ -119,7 +119,8 @@ async def run_bare(client: Client, n: int, c: int, steps: int) -> list[float]:
 
 async def activity_steps(client: Client, process_id: str) -> int:
     history = await client.get_workflow_handle(process_id).fetch_history()
-    return sum(1 for event in history.events if event.HasField("activity_task_scheduled_event_attributes"))
+    scheduled = "activity_task_scheduled_event_attributes"
+    return sum(1 for event in history.events if event.HasField(scheduled))
 
 
 async def decision_latencies(api: httpx.AsyncClient, m: int) -> list[float]:
@@ -173,8 +174,9 @@ async def main() -> None:
                 began = time.perf_counter()
                 baton = await run_orders(api, client, args.orders, args.concurrency)
                 baton_wall = time.perf_counter() - began
-                listed = await api.get("/v1/processes", params={"status": "completed"},
-                                       headers=ALICE)
+                listed = await api.get(
+                    "/v1/processes", params={"status": "completed"}, headers=ALICE
+                )
                 steps = await activity_steps(client, listed.json()["items"][0]["process_id"])
 
                 began = time.perf_counter()

@@ -110,7 +110,7 @@ async def test_start_serve_stop_and_restart_with_data_kept(
         client = await Client.connect(stack_env["BATON_TEMPORAL_ADDRESS"])
         # No worker serves this queue, so the run stays open across the restart.
         await client.start_workflow("Waiting", id="kept-across-restarts", task_queue="nobody")
-        assert len(stack_pids(data_dir)) >= 5  # launcher, Temporal, sandbox, worker, API
+        assert len(stack_pids(data_dir)) == 6  # launcher, Temporal, sandbox, 2 workers, API
         output = stop(process, signal.SIGINT)
     assert process.returncode == 0, output
     assert "temporal stopped" in output
@@ -153,7 +153,7 @@ def test_uses_a_running_temporal_and_children_die_with_the_launcher(
     data_dir = stack_env["BATON_DATA_DIR"]
     with running_stack(stack_env, tmp_path) as process:
         pids = stack_pids(data_dir)
-        assert len(pids) == 4  # launcher, sandbox, worker, API: no Temporal of its own
+        assert len(pids) == 5  # launcher, sandbox, two workers, API: no Temporal of its own
         process.kill()  # no chance to clean up; the kernel tells the children
         process.wait()
         deadline = time.monotonic() + 20
