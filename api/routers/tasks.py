@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -194,23 +194,6 @@ def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
         )
 
 
-async def _act(
-    temporal: TemporalDep, engine: EngineDep, task: inbox.HumanTask, action: TaskAction
-) -> TaskDetail:
-    if task.status != TaskStatus.OPEN:
-        raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
-    handle: WorkflowHandle[Any, Any] = temporal.get_workflow_handle(task.task_id)
-    try:
-        await handle.signal(ACT_SIGNAL, action)
-        verdict = await _wait_for_verdict(handle, action.action_id)
-    except RPCError as exc:  # the task's workflow has closed meanwhile
-        raise ApiError(409, "task_closed", f"the task no longer takes actions: {exc}") from exc
-    if not verdict.applied:
-        code = {403: "forbidden", 409: "conflict", 422: "validation_error"}[verdict.status]
-        raise ApiError(verdict.status, code, verdict.reason)
-    return await run_in_threadpool(_reload, engine, task.task_id)
-
-
 async def _wait_for_verdict(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict:
     deadline = time.monotonic() + VERDICT_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -232,75 +215,72 @@ def _reload(engine: EngineDep, task_id: str) -> TaskDetail:
         return _detail(task)
 
 
-def _action(kind: ActionKind, user: User, key: str | None, **fields: Any) -> TaskAction:
-    # With an Idempotency-Key, a retried request becomes the same signal, applied once.
-    action_id = f"{user.name}:{key}" if key else str(uuid.uuid4())
-    return TaskAction(action_id=action_id, kind=kind, user=user.name, **fields)
+class TaskCall:
+    """One action on one task by the caller: loaded, checked visible, then signalled."""
+
+    def __init__(
+        self,
+        task_id: str,
+        session: SessionDep,
+        engine: EngineDep,
+        temporal: TemporalDep,
+        user: CurrentUser,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.task = _visible_task(session, task_id, user)
+        self.session, self.engine, self.temporal, self.user = session, engine, temporal, user
+        self.idempotency_key = idempotency_key
+
+    async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
+        task = self.task
+        if task.status != TaskStatus.OPEN:
+            raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
+        # With an Idempotency-Key, a retried request becomes the same signal, applied once.
+        key = self.idempotency_key
+        action_id = f"{self.user.name}:{key}" if key else str(uuid.uuid4())
+        action = TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields)
+        handle: WorkflowHandle[Any, Any] = self.temporal.get_workflow_handle(task.task_id)
+        try:
+            await handle.signal(ACT_SIGNAL, action)
+            verdict = await _wait_for_verdict(handle, action.action_id)
+        except RPCError as exc:  # the task's workflow has closed meanwhile
+            raise ApiError(409, "task_closed", f"the task no longer takes actions: {exc}") from exc
+        if not verdict.applied:
+            code = {403: "forbidden", 409: "conflict", 422: "validation_error"}[verdict.status]
+            raise ApiError(verdict.status, code, verdict.reason)
+        return await run_in_threadpool(_reload, self.engine, task.task_id)
+
+
+Call = Annotated[TaskCall, Depends()]
 
 
 @router.post("/{task_id}/decision", response_model=TaskDetail)
-async def decide(
-    task_id: str,
-    body: DecisionIn,
-    session: SessionDep,
-    engine: EngineDep,
-    temporal: TemporalDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKey = None,
-) -> TaskDetail:
+async def decide(body: DecisionIn, call: Call) -> TaskDetail:
     """Decide the task. 200 once applied; 403 not yours to decide; 409 closed; 422 bad input."""
-    task = _visible_task(session, task_id, user)
-    _check_decision(task, body)
-    action = _action(ActionKind.DECIDE, user, idempotency_key, **body.model_dump())
-    return await _act(temporal, engine, task, action)
+    _check_decision(call.task, body)
+    return await call.act(ActionKind.DECIDE, **body.model_dump())
 
 
 @router.post("/{task_id}/claim", response_model=TaskDetail)
-async def claim(
-    task_id: str,
-    session: SessionDep,
-    engine: EngineDep,
-    temporal: TemporalDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKey = None,
-) -> TaskDetail:
+async def claim(call: Call) -> TaskDetail:
     """Become the task's assignee: then only you may decide it."""
-    task = _visible_task(session, task_id, user)
-    return await _act(temporal, engine, task, _action(ActionKind.CLAIM, user, idempotency_key))
+    return await call.act(ActionKind.CLAIM)
 
 
 @router.post("/{task_id}/release", response_model=TaskDetail)
-async def release(
-    task_id: str,
-    session: SessionDep,
-    engine: EngineDep,
-    temporal: TemporalDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKey = None,
-) -> TaskDetail:
+async def release(call: Call) -> TaskDetail:
     """Give a claimed task back to everyone with the candidate roles."""
-    task = _visible_task(session, task_id, user)
-    return await _act(temporal, engine, task, _action(ActionKind.RELEASE, user, idempotency_key))
+    return await call.act(ActionKind.RELEASE)
 
 
 @router.post("/{task_id}/reassign", response_model=TaskDetail)
-async def reassign(
-    task_id: str,
-    body: ReassignIn,
-    session: SessionDep,
-    engine: EngineDep,
-    temporal: TemporalDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKey = None,
-) -> TaskDetail:
+async def reassign(body: ReassignIn, call: Call) -> TaskDetail:
     """Delegate the task to someone else (the assignee or an admin may)."""
-    task = _visible_task(session, task_id, user)
-    if session.exec(select(User).where(User.name == body.assignee)).first() is None:
+    if call.session.exec(select(User).where(User.name == body.assignee)).first() is None:
         raise ApiError(
             422,
             "validation_error",
             f"assignee: no user {body.assignee!r}",
             [{"field": "body.assignee", "message": "unknown user"}],
         )
-    action = _action(ActionKind.REASSIGN, user, idempotency_key, assignee=body.assignee)
-    return await _act(temporal, engine, task, action)
+    return await call.act(ActionKind.REASSIGN, assignee=body.assignee)
