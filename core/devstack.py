@@ -130,8 +130,9 @@ class DevStack:
 
     # -- planning ---------------------------------------------------------------------------
 
-    async def _plan(self) -> tuple[Child | None, list[Child]]:
-        """Checks every port before anything starts; returns (Temporal if we start it, the rest)."""
+    async def _plan(self) -> tuple[Child | None, list[list[Child]]]:
+        """Checks every port before anything starts; returns Temporal (if we start it) and the
+        rest in groups: each group starts once the one before is healthy."""
         s = self.settings
         baton = [sys.executable, "-m", "core"]
         start_temporal = not await temporal_is_up(s)
@@ -154,19 +155,21 @@ class DevStack:
             else None
         )
         return temporal, [
-            Child("systems", [*baton, "systems"], lambda: http_ok(f"{s.systems_url}/health")),
+            [Child("systems", [*baton, "systems"], lambda: http_ok(f"{s.systems_url}/health"))],
             # Two worker processes, so workflow code and activities use both cores.
-            Child(
-                "workflows",
-                [*baton, "worker", "--queue", TaskQueue.PROCESSES.value],
-                lambda: self._polled([TaskQueue.PROCESSES]),
-            ),
-            Child(
-                "steps",
-                [*baton, "worker", *(f"--queue={queue.value}" for queue in STEP_QUEUES)],
-                lambda: self._polled(STEP_QUEUES),
-            ),
-            Child("api", [*baton, "api"], lambda: http_ok(f"{self.api_url}/health")),
+            [
+                Child(
+                    "workflows",
+                    [*baton, "worker", "--queue", TaskQueue.PROCESSES.value],
+                    lambda: self._polled([TaskQueue.PROCESSES]),
+                ),
+                Child(
+                    "steps",
+                    [*baton, "worker", *(f"--queue={queue.value}" for queue in STEP_QUEUES)],
+                    lambda: self._polled(STEP_QUEUES),
+                ),
+            ],
+            [Child("api", [*baton, "api"], lambda: http_ok(f"{self.api_url}/health"))],
         ]
 
     def _temporal_argv(self) -> list[str]:
@@ -218,8 +221,8 @@ class DevStack:
             else:
                 log.info("using the Temporal server at %s", self.settings.temporal_address)
             await self._prepare_shared_state()
-            for child in others:
-                await self._start(child)
+            for group in others:
+                await self._start(*group)
             self._print_banner(time.monotonic() - began)
             return await self._supervise()
         except StartupError as exc:
@@ -237,7 +240,13 @@ class DevStack:
         await asyncio.to_thread(prepare_database, engine, self.settings)
         engine.dispose()
 
-    async def _start(self, child: Child) -> None:
+    async def _start(self, *group: Child) -> None:
+        """Starts the children of a group together and returns once all are healthy."""
+        for child in group:
+            await self._spawn(child)
+        await asyncio.gather(*(self._until_ready(child) for child in group))
+
+    async def _spawn(self, child: Child) -> None:
         if self.stopping.is_set():
             raise StartupError("stopped during start-up")
         log.info("starting %s", child.name)
@@ -251,6 +260,9 @@ class DevStack:
             preexec_fn=_die_with_parent,
         )
         child.relay = asyncio.create_task(self._relay(child))
+
+    async def _until_ready(self, child: Child) -> None:
+        assert child.process is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not await child.ready():
             if child.process.returncode is not None:
