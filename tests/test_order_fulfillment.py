@@ -295,3 +295,28 @@ async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> No
     done = await until(stack, process_id, "completed")
     await keep_history(stack, process_id, "order-low-confidence-corrected")
     assert done["data"]["order"]["lines"] == corrected
+
+
+async def test_cancelling_while_a_manager_decides_closes_the_task_too(stack: Stack) -> None:
+    process_id = await start(stack, LARGE)
+    task_id = await open_task(stack, process_id, BOB)
+    cancel = await stack.api.post(f"/v1/processes/{process_id}/cancel", headers=stack.as_user(BOB))
+    assert cancel.status_code == 202
+    done = await until(stack, process_id, "cancelled")
+    assert (done["stage"], done["reason"]) == ("cancelled", "cancelled on request")
+    for _ in range(100):
+        task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(BOB))).json()
+        if task["status"] == "cancelled":
+            break
+        await asyncio.sleep(0.05)
+    assert task["status"] == "cancelled"
+    late = await stack.api.post(
+        f"/v1/tasks/{task_id}/decision",
+        json={"outcome": "approve"},
+        headers={**stack.as_user(BOB), "Idempotency-Key": "k" * 100},
+    )
+    assert late.status_code == 409
+    listed = await stack.api.get(
+        "/v1/processes", params={"process_type": "order-fulfillment"}, headers=stack.as_user(BOB)
+    )
+    assert task_id not in [item["process_id"] for item in listed.json()["items"]]

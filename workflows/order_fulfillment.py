@@ -16,7 +16,12 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority as TemporalPriority
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 from workflows import search
 from workflows.contracts.ai import (
@@ -75,7 +80,7 @@ from workflows.contracts.tasks import (
 )
 from workflows.steps.human_task import human_task
 from workflows.steps.ledger import record_decision
-from workflows.steps.saga import Saga
+from workflows.steps.saga import Saga, all_settled
 from workflows.steps.tracker import Tracker
 
 R = TypeVar("R", bound=BaseModel)
@@ -113,13 +118,14 @@ class OrderFulfillmentWorkflow:
 
     @workflow.query(name=STATE_QUERY)
     def live_state(self) -> ProcessState:
-        self.state.data["order"] = {
+        state = self.state.model_copy(deep=True)  # queries only read
+        state.data["order"] = {
             "customer_id": self.run_input.order.customer_id,
             "lines": [line.model_dump() for line in self.lines],
             "amount": self._amount() if self.prices else None,
             "priority": self.run_input.order.priority.value,
         }
-        return self.state
+        return state
 
     @workflow.run
     async def run(self, run: OrderRun) -> ProcessState:
@@ -144,8 +150,8 @@ class OrderFulfillmentWorkflow:
         except asyncio.CancelledError:
             await self._cancelled()
             raise
-        except ActivityError as failure:
-            if isinstance(failure.cause, CancelledError):  # a step cut short by the cancel
+        except (ActivityError, ChildWorkflowError) as failure:
+            if is_cancelled_exception(failure):  # a step or task cut short by the cancel
                 await self._cancelled()
                 raise asyncio.CancelledError from failure
             await self._undo("failed")
@@ -391,7 +397,7 @@ class OrderFulfillmentWorkflow:
             )
             ready = workflow.now().date() + timedelta(days=1)
             short = [line for line in reservation.lines if line.shortfall > 0]
-            produced = await asyncio.gather(
+            produced = await all_settled(
                 *(self._produce(key, line.sku, line.shortfall) for line in short)
             )
             return max([ready, *(p.completion_date for p in produced)])
@@ -422,7 +428,8 @@ class OrderFulfillmentWorkflow:
                 ),
             )
 
-        ready, _ = await asyncio.gather(reserve_and_produce(), forecast())
+        ready, _ = await all_settled(reserve_and_produce(), forecast())
+        assert ready is not None  # the first branch returns the date the goods are ready
         return max(ready, order.requested_date or ready)
 
     async def _produce(self, key: str, sku: str, quantity: int) -> ProductionOrder:

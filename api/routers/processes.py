@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentUser, SettingsDep, TemporalDep
@@ -21,6 +21,7 @@ from core.settings import Settings
 from workflows import search
 from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
+from workflows.contracts.tasks import TASK_WORKFLOW
 
 router = APIRouter(prefix="/v1", tags=["processes"])
 
@@ -141,6 +142,8 @@ async def _state(handle: WorkflowHandle[Any, Any]) -> ProcessState:
     try:
         state: ProcessState = await handle.query(STATE_QUERY, result_type=ProcessState)
         description = await handle.describe()
+    except WorkflowQueryFailedError as exc:  # a run that is not a process (e.g. a task)
+        raise ApiError(404, "process_not_found", f"{handle.id!r} is not a process") from exc
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise ApiError(404, "process_not_found", f"no process {handle.id!r}") from exc
@@ -209,7 +212,8 @@ async def list_processes(
     next_page: str | None = None,
 ) -> ProcessPage:
     """Newest first, from Temporal's visibility store (search attributes)."""
-    clauses = ["BatonProcessType IS NOT NULL"]
+    # Human tasks carry the process type too (to be found in the UI); they are not processes.
+    clauses = ["BatonProcessType IS NOT NULL", f"WorkflowType != {_quoted(TASK_WORKFLOW)}"]
     if process_type:
         clauses.append(f"BatonProcessType = {_quoted(process_type)}")
     if business_key:

@@ -6,6 +6,7 @@ their content never leaks.
 """
 
 import asyncio
+import hashlib
 import time
 import uuid
 from datetime import datetime
@@ -237,7 +238,11 @@ class TaskCall:
             raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
         # With an Idempotency-Key, a retried request becomes the same signal, applied once.
         key = self.idempotency_key
-        action_id = f"{self.user.name}:{key}" if key else str(uuid.uuid4())
+        if key:
+            digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+            action_id = f"{self.user.name[:40]}:{kind.value}:{digest}"
+        else:
+            action_id = str(uuid.uuid4())
         action = TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields)
         handle: WorkflowHandle[Any, Any] = self.temporal.get_workflow_handle(task.task_id)
         try:

@@ -85,13 +85,16 @@ class HumanTaskWorkflow:
         self.pending: list[TaskAction] = []
         self.result: TaskResult | None = None
         self.shown_waiting_on: str | None = None
+        self.handling: str | None = None  # the action being checked now (it awaits activities)
 
     # -- handlers -------------------------------------------------------------------------------
 
     @workflow.signal(name=ACT_SIGNAL)
     def act(self, action: TaskAction) -> None:
-        seen = action.action_id in self.state.verdicts or any(
-            queued.action_id == action.action_id for queued in self.pending
+        seen = (
+            action.action_id in self.state.verdicts
+            or action.action_id == self.handling
+            or any(queued.action_id == action.action_id for queued in self.pending)
         )
         if not seen:
             self.pending.append(action)
@@ -131,6 +134,10 @@ class HumanTaskWorkflow:
         except asyncio.CancelledError:
             self.result = self._result("cancelled", cancelled=True)
             await self._write("cancelled with its process", TaskStatus.CANCELLED)
+            for action in self.pending:  # their callers get an answer, not a timeout
+                self.state.verdicts[action.action_id] = Verdict(
+                    action_id=action.action_id, applied=False, reason="cancelled", status=409
+                )
             raise
         while self.pending:  # signals that came in as it closed: refused, never lost
             await self._handle(self.pending.pop(0))
@@ -211,6 +218,7 @@ class HumanTaskWorkflow:
     # -- actions ----------------------------------------------------------------------------------
 
     async def _handle(self, action: TaskAction) -> None:
+        self.handling = action.action_id
         try:
             if self.result is not None:
                 raise _Refused(409, f"the task is closed ({self.result.outcome})")
@@ -247,6 +255,7 @@ class HumanTaskWorkflow:
             verdict = Verdict(action_id=action.action_id, applied=True)
         # Recorded last: the API answers once the inbox and the ledger show the change.
         self.state.verdicts[action.action_id] = verdict
+        self.handling = None
 
     async def _apply(self, action: TaskAction, user: UserInfo) -> str:
         if not user.exists:

@@ -1,10 +1,23 @@
 """Compensation: undo what a process did, in reverse order, each undo exactly once."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+
+T = TypeVar("T")
+
+
+async def all_settled(*steps: Awaitable[T]) -> list[T]:
+    """Runs steps in parallel and lets every one finish (and register its undo) before a
+    failure of any counts: compensation then never misses what a sibling did meanwhile."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes  # type: ignore[return-value]  # no exceptions left
 
 
 class Saga:
