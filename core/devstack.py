@@ -127,6 +127,7 @@ class DevStack:
         self.settings = settings
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
+        self.client: Client | None = None
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -203,8 +204,8 @@ class DevStack:
         return f"http://{_bind_host(self.settings.api_host)}:{self.settings.api_port}"
 
     async def _polled(self, queues: list[TaskQueue]) -> bool:
-        client = await connect(self.settings)
-        return await queues_polled(client, queues, self.settings.task_queue_prefix)
+        assert self.client is not None  # connected once Temporal was up
+        return await queues_polled(self.client, queues, self.settings.task_queue_prefix)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -233,7 +234,8 @@ class DevStack:
 
     async def _prepare_shared_state(self) -> None:
         """Search attributes and the database, once, before any worker or the API needs them."""
-        added = await ensure_search_attributes(await connect(self.settings))
+        self.client = await connect(self.settings)
+        added = await ensure_search_attributes(self.client)
         if added:
             log.info("registered search attributes: %s", ", ".join(added))
         engine = make_engine(self.settings.resolved_database_url)

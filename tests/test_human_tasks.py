@@ -234,8 +234,12 @@ async def test_claim_reassign_and_release(stack: Stack) -> None:
     handle, task_id = await start(stack, approval(candidate_roles=[Role.SALES_MANAGER]))
     claimed = await stack.api.post(f"/v1/tasks/{task_id}/claim", headers=stack.as_user(BOB))
     assert claimed.json()["assignee"] == "bob"
+    to_a_rep = await stack.api.post(
+        f"/v1/tasks/{task_id}/reassign", json={"assignee": "alice"}, headers=stack.as_user(BOB)
+    )
+    assert to_a_rep.status_code == 403  # she may not approve what her role cannot
     delegated = await stack.api.post(
-        f"/v1/tasks/{task_id}/reassign", json={"assignee": "carol"}, headers=stack.as_user(BOB)
+        f"/v1/tasks/{task_id}/reassign", json={"assignee": "carol"}, headers=stack.as_user(ERIN)
     )
     assert delegated.json()["assignee"] == "carol"
     # Now only carol may decide, though her role is not a candidate.
@@ -251,7 +255,7 @@ async def test_claim_reassign_and_release(stack: Stack) -> None:
     assert events == [
         "created",
         "claimed by bob",
-        "reassigned by bob to carol",
+        "reassigned by erin to carol",
         "released by carol",
         "approve by bob",
     ]

@@ -222,15 +222,7 @@ class HumanTaskWorkflow:
         try:
             if self.result is not None:
                 raise _Refused(409, f"the task is closed ({self.result.outcome})")
-            user = await workflow.execute_activity(
-                InboxActivity.GET_USER,
-                UserRequest(name=action.user),
-                result_type=UserInfo,
-                task_queue=self.task.queues.inbox,
-                start_to_close_timeout=INBOX_TIMEOUT,
-                summary=f"look up {action.user}",
-            )
-            event = await self._apply(action, user)
+            event = await self._apply(action, await self._user(action.user))
         except _Refused as refused:
             verdict = Verdict(
                 action_id=action.action_id,
@@ -275,9 +267,25 @@ class HumanTaskWorkflow:
         if action.kind is ActionKind.REASSIGN:
             if self.state.assignee != user.name and not is_admin:
                 raise _Refused(403, "only the assignee or an admin may reassign the task")
+            target = await self._user(action.assignee or "")
+            if not is_admin and not set(target.roles) & set(self.state.candidate_roles):
+                # Delegation must not carry a decision to someone without the role for it.
+                raise _Refused(403, f"{target.name} lacks a role this task needs")
             self.state.assignee = action.assignee
             return f"reassigned by {user.name} to {action.assignee}"
         return await self._decide(action, user)
+
+    async def _user(self, name: str) -> UserInfo:
+        """Roles come from the database, never from the signal."""
+        user: UserInfo = await workflow.execute_activity(
+            InboxActivity.GET_USER,
+            UserRequest(name=name),
+            result_type=UserInfo,
+            task_queue=self.task.queues.inbox,
+            start_to_close_timeout=INBOX_TIMEOUT,
+            summary=f"look up {name}",
+        )
+        return user
 
     def _check_eligible(self, user: UserInfo) -> None:
         if self.state.assignee is not None:
