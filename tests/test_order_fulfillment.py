@@ -117,7 +117,7 @@ async def test_a_small_order_completes_with_no_human(stack: Stack, faults: bool)
     process_id = await start(stack, SMALL)
     done = await until(stack, process_id, "completed")
     assert done["result"]["outcome"] == "confirmed"
-    assert done["data"]["order"]["lines"] == SMALL["lines"]
+    assert done["order"]["lines"] == SMALL["lines"]
     steps = {step["name"]: step for step in done["steps"]}
     assert steps["approval"]["status"] == "skipped"
     assert steps["reserve stock"]["actor"] == "bot"
@@ -132,7 +132,7 @@ async def test_a_free_text_order_is_extracted_and_completes(stack: Stack) -> Non
     message = "Hi team, we need 40 ball bearings 6204 and 3 PLC controllers asap. Regards, Tom"
     process_id = await start(stack, {"customer_id": "C-1002", "message": message})
     done = await until(stack, process_id, "completed")
-    assert done["data"]["order"]["lines"] == [
+    assert done["order"]["lines"] == [
         {"sku": "BRG-810", "quantity": 40},
         {"sku": "CTL-710", "quantity": 3},
     ]
@@ -203,7 +203,7 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     assert cancel.status_code == 202
     done = await until(stack, process_id, "cancelled")
     await keep_history(stack, process_id, "order-cancelled-compensated")
-    assert sorted(done["data"]["compensated"]) == [
+    assert sorted(done["compensated"]) == [
         "cancel production of PMP-410",
         "release stock",
         "revert forecast",
@@ -284,7 +284,7 @@ async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> No
     message = "order: 5 x widgetz heavy, 3 flux capacitors"
     process_id = await start(stack, {"customer_id": "C-1003", "message": message}, key=BOB)
     waiting = await until(stack, process_id, "waiting", stage="review-lines")
-    assert waiting["data"]["order"]["lines"] == [{"sku": "WID-200", "quantity": 5}]
+    assert waiting["order"]["lines"] == [{"sku": "WID-200", "quantity": 5}]
     task_id = await open_task(stack, process_id, ALICE)
     task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(ALICE))).json()
     assert task["form_schema"]["properties"]["lines"]["default"] == [
@@ -294,7 +294,7 @@ async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> No
     await decide(stack, task_id, ALICE, "confirm", data={"lines": corrected})
     done = await until(stack, process_id, "completed")
     await keep_history(stack, process_id, "order-low-confidence-corrected")
-    assert done["data"]["order"]["lines"] == corrected
+    assert done["order"]["lines"] == corrected
 
 
 async def test_cancelling_while_a_manager_decides_closes_the_task_too(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -53,7 +53,16 @@ class Started(BaseModel):
 
 
 class ProcessOut(ProcessState):
+    """The state, with the process's own view (e.g. `order`) at the top level."""
+
+    model_config = ConfigDict(extra="allow")
+    data: dict[str, Any] = Field(default_factory=dict, exclude=True)  # shown at the top level
     links: Links
+
+
+def _out(state: ProcessState, settings: Settings) -> ProcessOut:
+    view = state.model_dump(exclude={"data"})
+    return ProcessOut(**view, **state.data, links=_links(settings, state.process_id))
 
 
 class ProcessSummary(BaseModel):
@@ -160,7 +169,7 @@ async def get_process(
 ) -> ProcessOut:
     """Live state, read from the workflow itself (a query), never from a copy."""
     state = await _state(temporal.get_workflow_handle(process_id))
-    return ProcessOut(**state.model_dump(), links=_links(settings, process_id))
+    return _out(state, settings)
 
 
 @router.post("/processes/{process_id}/cancel", status_code=202, response_model=ProcessOut)
@@ -173,7 +182,7 @@ async def cancel_process(
     if state.status not in (ProcessStatus.RUNNING, ProcessStatus.WAITING):
         raise ApiError(409, "process_closed", f"the process is already {state.status.value}")
     await handle.cancel()
-    return ProcessOut(**state.model_dump(), links=_links(settings, process_id))
+    return _out(state, settings)
 
 
 def _status_of(
