@@ -328,3 +328,14 @@ def test_ledger_rows_are_unique_per_decision(stack: Stack) -> None:
         ids = session.exec(select(LedgerRow.decision_id)).all()
     engine.dispose()
     assert len(ids) == len(set(ids))
+
+
+async def test_a_retried_decision_with_its_key_gets_the_same_answer(stack: Stack) -> None:
+    handle, task_id = await start(stack, approval())
+    headers = {**stack.as_user(BOB), "Idempotency-Key": "inbox-click-1"}
+    body = {"outcome": "approve"}
+    first = await stack.api.post(f"/v1/tasks/{task_id}/decision", json=body, headers=headers)
+    again = await stack.api.post(f"/v1/tasks/{task_id}/decision", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (await handle.result()).decided_by == ["bob"]
+    assert len(ledger(stack, handle.id)) == 1

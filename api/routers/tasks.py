@@ -195,14 +195,16 @@ def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
         )
 
 
+async def _lookup(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict | None:
+    lookup: VerdictLookup = await handle.query(VERDICT_QUERY, action_id, result_type=VerdictLookup)
+    return lookup.verdict
+
+
 async def _wait_for_verdict(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict:
     deadline = time.monotonic() + VERDICT_TIMEOUT_S
     while time.monotonic() < deadline:
-        lookup: VerdictLookup = await handle.query(
-            VERDICT_QUERY, action_id, result_type=VerdictLookup
-        )
-        if lookup.verdict is not None:
-            return lookup.verdict
+        if (verdict := await _lookup(handle, action_id)) is not None:
+            return verdict
         await asyncio.sleep(0.02)
     raise ApiError(
         504, "not_applied_yet", "the task's workflow has not answered yet; ask again later"
@@ -234,22 +236,29 @@ class TaskCall:
 
     async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
         task = self.task
-        if task.status != TaskStatus.OPEN:
-            raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
-        # With an Idempotency-Key, a retried request becomes the same signal, applied once.
+        handle: WorkflowHandle[Any, Any] = self.temporal.get_workflow_handle(task.task_id)
+        # With an Idempotency-Key, a retried request becomes the same signal, applied once,
+        # and a retry after the answer was lost gets that answer again.
         key = self.idempotency_key
         if key:
             digest = hashlib.sha256(key.encode()).hexdigest()[:24]
             action_id = f"{self.user.name[:40]}:{kind.value}:{digest}"
+            earlier = await _lookup(handle, action_id)
         else:
-            action_id = str(uuid.uuid4())
-        action = TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields)
-        handle: WorkflowHandle[Any, Any] = self.temporal.get_workflow_handle(task.task_id)
-        try:
-            await handle.signal(ACT_SIGNAL, action)
-            verdict = await _wait_for_verdict(handle, action.action_id)
-        except RPCError as exc:  # the task's workflow has closed meanwhile
-            raise ApiError(409, "task_closed", f"the task no longer takes actions: {exc}") from exc
+            action_id, earlier = str(uuid.uuid4()), None
+        if earlier is None:
+            if task.status != TaskStatus.OPEN:
+                raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
+            action = TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields)
+            try:
+                await handle.signal(ACT_SIGNAL, action)
+                verdict = await _wait_for_verdict(handle, action_id)
+            except RPCError as exc:  # the task's workflow has closed meanwhile
+                raise ApiError(
+                    409, "task_closed", f"the task no longer takes actions: {exc}"
+                ) from exc
+        else:
+            verdict = earlier
         if not verdict.applied:
             code = {403: "forbidden", 409: "conflict", 422: "validation_error"}[verdict.status]
             raise ApiError(verdict.status, code, verdict.reason)
