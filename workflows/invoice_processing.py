@@ -9,11 +9,10 @@ Cancelling before the release cancels the scheduled payment.
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -50,30 +49,22 @@ from workflows.contracts.invoices import (
     CreditNote,
     InvoiceRun,
 )
-from workflows.contracts.processes import STATE_QUERY, OpenTask, ProcessState, ProcessStatus
+from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ActorKind,
     ApprovalRule,
     FieldType,
     FormField,
-    LedgerEntry,
     TaskForm,
     TaskResult,
     TaskSpec,
-    task_id_for,
 )
-from workflows.steps.human_task import human_task
-from workflows.steps.ledger import record_decision
+from workflows.steps.calls import R, call
+from workflows.steps.ledger import record_step
 from workflows.steps.saga import Saga
 from workflows.steps.tracker import Tracker
 
-R = TypeVar("R", bound=BaseModel)
-
-STEP_TIMEOUT = timedelta(seconds=30)
-RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
-)
 # The fields a clerk sees pre-filled and may correct when the AI is unsure.
 REVIEW_FIELDS: tuple[tuple[str, FieldType], ...] = (
     ("vendor_id", FieldType.STRING),
@@ -513,23 +504,9 @@ class InvoiceProcessingWorkflow:
         return round((invoice.total or 0.0) - credit, 2)
 
     async def _task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
-        task_id = task_id_for(workflow.info().workflow_id, spec.name)
-        self.state.open_tasks.append(
-            OpenTask(
-                task_id=task_id,
-                title=spec.title,
-                candidate_roles=[r.value for r in spec.candidate_roles],
-            )
+        return await self.tracker.task(
+            spec, waiting_on, process_type=PROCESS_TYPE, queues=self.run_input.queues
         )
-        self.tracker.stage(spec.name, ProcessStatus.WAITING, waiting_on)
-        try:
-            return await self.tracker.step(
-                spec.title,
-                ActorKind.HUMAN,
-                lambda: human_task(spec, process_type=PROCESS_TYPE, queues=self.run_input.queues),
-            )
-        finally:
-            self.state.open_tasks = [t for t in self.state.open_tasks if t.task_id != task_id]
 
     async def _bot(self, name: BotActivity, request: BaseModel, result: type[R], summary: str) -> R:
         return await self._activity(name, request, result, summary, self.run_input.queues.bots)
@@ -537,16 +514,7 @@ class InvoiceProcessingWorkflow:
     async def _activity(
         self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
     ) -> R:
-        answer: R = await workflow.execute_activity(
-            name,
-            request,
-            result_type=result,
-            task_queue=queue,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=RETRY,
-            summary=summary,
-        )
-        return answer
+        return await call(name, request, result, queue=queue, summary=summary)
 
     async def _ledger(
         self,
@@ -557,19 +525,7 @@ class InvoiceProcessingWorkflow:
         confidence: float | None,
         data: dict[str, Any],
     ) -> None:
-        process_id = workflow.info().workflow_id
-        entry = LedgerEntry(
-            decision_id=f"{process_id}:{step}",
-            process_id=process_id,
-            step=step,
-            actor_kind=kind,
-            actor=actor,
-            outcome=outcome,
-            confidence=confidence,
-            data=data,
-            decided_at=workflow.now(),
-        )
-        await record_decision(entry, self.run_input.queues)
+        await record_step(step, kind, actor, outcome, confidence, data, self.run_input.queues)
 
 
 def _po_line(line: InvoiceLine, po_lines: list[PurchaseOrderLine]) -> PurchaseOrderLine | None:
