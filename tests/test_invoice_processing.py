@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 from core.replay import dump_history
 from tests.conftest import Stack
 from tests.test_order_fulfillment import decide, open_task, state, until
-from workflows.contracts.invoices import InvoicePolicy
+from workflows.contracts.invoices import CREDIT_NOTE_SIGNAL, CreditNote, InvoicePolicy
 from workflows.contracts.tasks import task_id_for
 
 CAROL, DAVE, ERIN = "dev-carol", "dev-dave", "dev-erin"
@@ -142,6 +142,21 @@ async def test_a_price_mismatch_is_accepted_as_variance(stack: Stack) -> None:
     done = await until(stack, process_id, "completed")
     await keep_history(stack, process_id, "invoice-variance-accepted")
     assert done["result"]["amount"] == 5200.0
+
+
+async def test_a_price_mismatch_waits_for_a_credit_note(stack: Stack) -> None:
+    process_id = await start(stack, invoice_text("NW-2026-0416", widget_price=7.50))
+    await until(stack, process_id, "waiting", stage="match-exception")
+    await decide(stack, await open_task(stack, process_id, DAVE), DAVE, "request_credit_note")
+    await until(stack, process_id, "waiting", stage="credit note")
+    outbox = (await stack.sandbox.get("/notifications", params={"recipient": "V-201"})).json()
+    assert outbox[0]["subject"] == "Credit note requested: invoice NW-2026-0416"
+    # The vendor's credit note arrives through an integration: a signal to the run.
+    note = CreditNote(number="CN-77", amount=160.0)
+    await stack.client.get_workflow_handle(process_id).signal(CREDIT_NOTE_SIGNAL, note)
+    done = await until(stack, process_id, "completed")
+    assert done["result"]["amount"] == 5040.0
+    assert done["data"]["credit_note"] == {"number": "CN-77", "amount": 160.0}
 
 
 async def test_a_large_invoice_needs_two_different_approvers(stack: Stack) -> None:
