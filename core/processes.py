@@ -46,6 +46,7 @@ async def start_process(
         requested_by=requested_by,
         queues=Queues.prefixed(settings.task_queue_prefix),
         order_policy=settings.order_policy,
+        invoice_policy=settings.invoice_policy,
     )
     try:
         await client.start_workflow(

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.contracts.invoices import InvoicePolicy
 from workflows.contracts.orders import OrderPolicy
 
 
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     )
     order_policy: OrderPolicy = Field(
         default_factory=OrderPolicy, description="JSON: thresholds and durations of orders."
+    )
+    invoice_policy: InvoicePolicy = Field(
+        default_factory=InvoicePolicy, description="JSON: limits and durations of invoices."
     )
 
     api_host: str = "127.0.0.1"

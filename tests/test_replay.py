@@ -18,6 +18,12 @@ SCENARIOS = {
     "order-expired",
     "order-low-confidence-corrected",
     "order-cancelled-compensated",
+    "invoice-paid",
+    "invoice-low-confidence-corrected",
+    "invoice-duplicate",
+    "invoice-variance-accepted",
+    "invoice-two-approvers",
+    "invoice-cancelled-before-payment",
 }
 
 

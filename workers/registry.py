@@ -17,6 +17,7 @@ from activities.inbox import InboxActivities
 from activities.robot_pool import RobotPoolActivities
 from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
+from workflows.invoice_processing import InvoiceProcessingWorkflow
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.steps.human_task import HumanTaskWorkflow
 
@@ -32,7 +33,11 @@ class QueueContent:
 
 
 # Every workflow type Baton runs; the replayer checks saved histories against them.
-PROCESS_WORKFLOWS: tuple[type, ...] = (OrderFulfillmentWorkflow, HumanTaskWorkflow)
+PROCESS_WORKFLOWS: tuple[type, ...] = (
+    OrderFulfillmentWorkflow,
+    InvoiceProcessingWorkflow,
+    HumanTaskWorkflow,
+)
 
 
 def activities_of(*instances: object) -> list[Callable[..., Any]]:

@@ -10,12 +10,11 @@ failure after reservation undoes what was done (release, cancel production, reve
 
 import asyncio
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority as TemporalPriority
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -62,7 +61,6 @@ from workflows.contracts.bots import (
 from workflows.contracts.orders import PROCESS_TYPE, OrderRun, Priority
 from workflows.contracts.processes import (
     STATE_QUERY,
-    OpenTask,
     ProcessState,
     ProcessStatus,
 )
@@ -72,23 +70,14 @@ from workflows.contracts.tasks import (
     EscalationRung,
     FieldType,
     FormField,
-    LedgerEntry,
     TaskForm,
     TaskResult,
     TaskSpec,
-    task_id_for,
 )
-from workflows.steps.human_task import human_task
-from workflows.steps.ledger import record_decision
+from workflows.steps.calls import R, call
+from workflows.steps.ledger import record_step
 from workflows.steps.saga import Saga, all_settled
 from workflows.steps.tracker import Tracker
-
-R = TypeVar("R", bound=BaseModel)
-
-STEP_TIMEOUT = timedelta(seconds=30)
-RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
-)
 
 
 class OrderRejected(Exception):
@@ -522,23 +511,9 @@ class OrderFulfillmentWorkflow:
         return round(sum(self.prices.get(ln.sku, 0.0) * ln.quantity for ln in self.lines), 2)
 
     async def _task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
-        task_id = task_id_for(workflow.info().workflow_id, spec.name)
-        self.state.open_tasks.append(
-            OpenTask(
-                task_id=task_id,
-                title=spec.title,
-                candidate_roles=[r.value for r in spec.candidate_roles],
-            )
+        return await self.tracker.task(
+            spec, waiting_on, process_type=PROCESS_TYPE, queues=self.run_input.queues
         )
-        self.tracker.stage(spec.name, ProcessStatus.WAITING, waiting_on)
-        try:
-            return await self.tracker.step(
-                spec.title,
-                ActorKind.HUMAN,
-                lambda: human_task(spec, process_type=PROCESS_TYPE, queues=self.run_input.queues),
-            )
-        finally:
-            self.state.open_tasks = [t for t in self.state.open_tasks if t.task_id != task_id]
 
     async def _bot(self, name: BotActivity, request: BaseModel, result: type[R], summary: str) -> R:
         return await self._activity(name, request, result, summary, self.run_input.queues.bots)
@@ -549,17 +524,9 @@ class OrderFulfillmentWorkflow:
     async def _activity(
         self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
     ) -> R:
-        answer: R = await workflow.execute_activity(
-            name,
-            request,
-            result_type=result,
-            task_queue=queue,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=RETRY,
-            summary=summary,
-            priority=self.priority,
+        return await call(
+            name, request, result, queue=queue, summary=summary, priority=self.priority
         )
-        return answer
 
     async def _ledger(
         self,
@@ -571,16 +538,4 @@ class OrderFulfillmentWorkflow:
         data: dict[str, Any],
     ) -> None:
         """AI decisions go to the ledger too: what decided, how sure it was."""
-        process_id = workflow.info().workflow_id
-        entry = LedgerEntry(
-            decision_id=f"{process_id}:{step}",
-            process_id=process_id,
-            step=step,
-            actor_kind=kind,
-            actor=actor,
-            outcome=outcome,
-            confidence=confidence,
-            data=data,
-            decided_at=workflow.now(),
-        )
-        await record_decision(entry, self.run_input.queues)
+        await record_step(step, kind, actor, outcome, confidence, data, self.run_input.queues)

@@ -12,6 +12,8 @@ from workflows.contracts.bots import (
     ReleaseStock,
     Reservation,
     ReserveStock,
+    Vendors,
+    VendorsRequest,
 )
 
 
@@ -26,6 +28,10 @@ class ERPBot:
     @activity.defn(name=BotActivity.GET_CATALOGUE)
     async def get_catalogue(self, _request: CatalogueRequest) -> Catalogue:
         return Catalogue(products=await self.http.get("/erp/products"))
+
+    @activity.defn(name=BotActivity.GET_VENDORS)
+    async def get_vendors(self, _request: VendorsRequest) -> Vendors:
+        return Vendors(vendors=await self.http.get("/erp/vendors"))
 
     @activity.defn(name=BotActivity.RESERVE_STOCK)
     async def reserve_stock(self, request: ReserveStock) -> Reservation:

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from systems.deps import ReadSession, Write, get_or_404
 from systems.store import SandboxError
-from systems.tables import Product, PurchaseOrder, Reservation
+from systems.tables import Product, PurchaseOrder, Reservation, Vendor
 
 router = APIRouter(prefix="/erp", tags=["erp"])
 
@@ -33,6 +33,11 @@ class GoodsReceiptIn(BaseModel):
 @router.get("/products")
 def list_products(session: ReadSession) -> list[Product]:
     return list(session.exec(select(Product).order_by(Product.sku)).all())
+
+
+@router.get("/vendors")
+def list_vendors(session: ReadSession) -> list[Vendor]:
+    return list(session.exec(select(Vendor).order_by(Vendor.vendor_id)).all())
 
 
 @router.get("/products/{sku}")

@@ -17,6 +17,7 @@ class BotActivity(StrEnum):
     RESERVE_STOCK = "erp.reserve_stock"
     RELEASE_STOCK = "erp.release_stock"
     GET_PURCHASE_ORDER = "erp.get_purchase_order"
+    GET_VENDORS = "erp.get_vendors"
     SCHEDULE_PRODUCTION = "mes.schedule_production"
     CANCEL_PRODUCTION = "mes.cancel_production"
     ADD_FORECAST = "finance.add_forecast"
@@ -92,6 +93,20 @@ class Reservation(BaseModel):
 
 class ReleaseStock(BaseModel):
     reservation_id: int
+
+
+class VendorsRequest(BaseModel):
+    pass
+
+
+class Vendor(BaseModel):
+    vendor_id: str
+    name: str
+    payment_terms_days: int
+
+
+class Vendors(BaseModel):
+    vendors: list[Vendor]
 
 
 class PurchaseOrderRequest(BaseModel):

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from workflows.contracts.invoices import PROCESS_TYPE as INVOICE_PROCESSING
+from workflows.contracts.invoices import InvoiceInput, InvoicePolicy, InvoiceRun
 from workflows.contracts.orders import PROCESS_TYPE as ORDER_FULFILLMENT
 from workflows.contracts.orders import OrderInput, OrderPolicy, OrderRun
 from workflows.contracts.queues import Queues
@@ -19,6 +21,7 @@ class StartContext:
     requested_by: str
     queues: Queues
     order_policy: OrderPolicy
+    invoice_policy: InvoicePolicy
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,27 @@ def _order_customer(order: BaseModel) -> str:
     return order.customer_id
 
 
+def _invoice_run(invoice: BaseModel, context: StartContext) -> BaseModel:
+    assert isinstance(invoice, InvoiceInput)
+    return InvoiceRun(
+        invoice=invoice,
+        business_key=context.business_key,
+        requested_by=context.requested_by,
+        policy=context.invoice_policy,
+        queues=context.queues,
+    )
+
+
+def _invoice_summary(invoice: BaseModel) -> str:
+    assert isinstance(invoice, InvoiceInput)
+    return f"Invoice from {invoice.vendor_id or 'an unknown vendor'}"
+
+
+def _invoice_vendor(invoice: BaseModel) -> str:
+    assert isinstance(invoice, InvoiceInput)
+    return invoice.vendor_id or ""
+
+
 PROCESS_TYPES: dict[str, ProcessType] = {
     ORDER_FULFILLMENT: ProcessType(
         name=ORDER_FULFILLMENT,
@@ -72,5 +96,21 @@ PROCESS_TYPES: dict[str, ProcessType] = {
         make_run=_order_run,
         summary=_order_summary,
         customer=_order_customer,
+    ),
+    INVOICE_PROCESSING: ProcessType(
+        name=INVOICE_PROCESSING,
+        workflow="InvoiceProcessing",
+        description=(
+            "A vendor's invoice (text) is paid: AI extracts it, an AP clerk reviews weak "
+            "extractions, duplicates are caught, a three-way match checks it against the purchase "
+            "order and goods receipts, finance approves by amount, and the payment is scheduled "
+            "for the due date and released then."
+        ),
+        roles=(Role.AP_CLERK, Role.FINANCE_CONTROLLER, Role.ADMIN),
+        input_model=InvoiceInput,
+        key_prefix="INV",
+        make_run=_invoice_run,
+        summary=_invoice_summary,
+        customer=_invoice_vendor,
     ),
 }

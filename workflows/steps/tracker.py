@@ -6,8 +6,10 @@ from typing import TypeVar
 from temporalio import workflow
 
 from workflows import search
-from workflows.contracts.processes import ProcessState, ProcessStatus, Step, StepStatus
-from workflows.contracts.tasks import ActorKind
+from workflows.contracts.processes import OpenTask, ProcessState, ProcessStatus, Step, StepStatus
+from workflows.contracts.queues import Queues
+from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec, task_id_for
+from workflows.steps.human_task import human_task
 
 T = TypeVar("T")
 
@@ -53,3 +55,25 @@ class Tracker:
                 detail=detail,
             )
         )
+
+    async def task(
+        self, spec: TaskSpec, waiting_on: str, *, process_type: str, queues: Queues
+    ) -> TaskResult:
+        """A human-task step: listed as open, and the process waits on people, until it ends."""
+        task_id = task_id_for(workflow.info().workflow_id, spec.name)
+        self.state.open_tasks.append(
+            OpenTask(
+                task_id=task_id,
+                title=spec.title,
+                candidate_roles=[r.value for r in spec.candidate_roles],
+            )
+        )
+        self.stage(spec.name, ProcessStatus.WAITING, waiting_on)
+        try:
+            return await self.step(
+                spec.title,
+                ActorKind.HUMAN,
+                lambda: human_task(spec, process_type=process_type, queues=queues),
+            )
+        finally:
+            self.state.open_tasks = [t for t in self.state.open_tasks if t.task_id != task_id]

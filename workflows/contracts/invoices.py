@@ -1,0 +1,50 @@
+"""Invoice processing: the input, its policy values, and what the workflow receives."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from workflows.contracts.queues import Queues
+
+PROCESS_TYPE = "invoice-processing"
+CREDIT_NOTE_SIGNAL = "credit_note"
+
+
+class InvoicePolicy(BaseModel):
+    """Every limit, tolerance and duration of accounts payable; tests set them to seconds."""
+
+    confidence_threshold: float = Field(0.8, ge=0, le=1, description="AI below it asks a clerk")
+    price_tolerance_pct: float = Field(2.0, ge=0, description="unit price may differ by this %")
+    quantity_tolerance: float = Field(0, ge=0, description="units billed beyond those received")
+    first_limit: float = Field(10_000, ge=0, description="up to it no human approves")
+    second_limit: float = Field(50_000, ge=0, description="up to it one finance controller")
+    payment_terms_days: int = Field(30, ge=0, description="due date when the invoice has none")
+    pay_delay: timedelta | None = Field(
+        None, description="when set, the wait before paying instead of waiting for the due date"
+    )
+    credit_note_wait: timedelta = Field(timedelta(days=14), description="then it is rejected")
+    credit_note_reminder: timedelta = Field(timedelta(days=3), description="remind the vendor")
+    review_expires: timedelta = timedelta(hours=24)
+    approval_expires: timedelta = timedelta(days=3)
+
+
+class InvoiceInput(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000, description="the invoice as text")
+    vendor_id: str | None = Field(None, max_length=50, description="hint, e.g. from the mailbox")
+
+
+class CreditNote(BaseModel):
+    """What the vendor sends back: the amount to take off the invoice."""
+
+    number: str = Field(min_length=1, max_length=100)
+    amount: float = Field(gt=0)
+
+
+class InvoiceRun(BaseModel):
+    """What the workflow receives: the invoice plus who asked, the policy and the queues."""
+
+    invoice: InvoiceInput
+    business_key: str
+    requested_by: str
+    policy: InvoicePolicy = Field(default_factory=InvoicePolicy)
+    queues: Queues = Field(default_factory=Queues)
