@@ -16,8 +16,8 @@ from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
-    CancelledError,
     ChildWorkflowError,
+    is_cancelled_exception,
 )
 
 from workflows import search
@@ -140,7 +140,7 @@ class InvoiceProcessingWorkflow:
             await self._cancelled()
             raise
         except (ActivityError, ChildWorkflowError) as failure:
-            if isinstance(failure.cause, CancelledError):  # a step cut short by the cancel
+            if is_cancelled_exception(failure):  # a step or task cut short by the cancel
                 await self._cancelled()
                 raise asyncio.CancelledError from failure
             await self._undo("failed")
