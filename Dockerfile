@@ -10,6 +10,7 @@ RUN python -m venv /opt/baton
 WORKDIR /src
 # Only what `pip install .` needs: the metadata and the packages (see .dockerignore).
 COPY pyproject.toml README.md ./
+COPY baton ./baton
 COPY core ./core
 COPY workflows ./workflows
 COPY activities ./activities

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from baton.cli import app
 from core.db import make_engine, session_scope
 from core.settings import get_settings
 from core.users import authenticate

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from baton.cli import app
 from core.replay import load_history, replay
 from tests.flows import ReorderedOrderFulfillment
 from workers.registry import PROCESS_WORKFLOWS

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.db import make_engine, session_scope
-from core.devstack import temporal_binary
+from baton.devstack import temporal_binary
 from core.inbox import HumanTask
 from core.settings import Settings
 from core.temporal import ensure_search_attributes

@@ -135,7 +135,7 @@ class DevStack:
         """Checks every port before anything starts; returns Temporal (if we start it) and the
         rest in groups: each group starts once the one before is healthy."""
         s = self.settings
-        baton = [sys.executable, "-m", "core"]
+        baton = [sys.executable, "-m", "baton"]
         start_temporal = not await temporal_is_up(s)
         if start_temporal:
             host, port = s.temporal_host_port

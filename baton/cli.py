@@ -26,7 +26,7 @@ def _settings() -> Settings:
 @app.command()
 def dev() -> None:
     """Start the embedded stack: Temporal, the sandbox, the workers and the API (Ctrl-C stops)."""
-    from core.devstack import run_dev
+    from baton.devstack import run_dev
 
     raise typer.Exit(run_dev(_settings()))
 
