@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app as create_api
-from core.db import create_tables, make_engine
 from baton.devstack import temporal_binary
+from core.db import create_tables, make_engine
 from core.settings import Settings
 from core.temporal import ensure_search_attributes
 from systems.app import create_app as create_systems

@@ -13,8 +13,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from core.db import make_engine, session_scope
 from baton.devstack import temporal_binary
+from core.db import make_engine, session_scope
 from core.inbox import HumanTask
 from core.settings import Settings
 from core.temporal import ensure_search_attributes
