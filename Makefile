@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format ai-data clean
 
 run: $(STAMP)
 	$(BIN)/baton dev
@@ -21,6 +21,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Regenerate the local models' labelled data (activities/ai/data/*.jsonl); deterministic, so a
+# clean run leaves the committed files unchanged.
+ai-data: $(STAMP)
+	$(BIN)/python -m tools.ai_data.generate
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -4,15 +4,19 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.settings import Settings
-from workflows import search
-from workflows.contracts.catalogue import ProcessType, StartContext
-from workflows.contracts.processes import process_id_for
+from workflows.contracts import search_attributes as search
+from workflows.contracts.processes import (
+    ProcessInput,
+    ProcessStatus,
+    ProcessType,
+    StartContext,
+    process_id_for,
+)
 from workflows.contracts.queues import Queues, TaskQueue
 
 
@@ -35,7 +39,7 @@ async def start_process(
     client: Client,
     settings: Settings,
     ptype: ProcessType,
-    process_input: BaseModel,
+    process_input: ProcessInput,
     requested_by: str,
     idempotency_key: str | None = None,
 ) -> StartedProcess:
@@ -45,8 +49,7 @@ async def start_process(
         business_key=key,
         requested_by=requested_by,
         queues=Queues.prefixed(settings.task_queue_prefix),
-        order_policy=settings.order_policy,
-        invoice_policy=settings.invoice_policy,
+        policy=settings.policy_for(ptype),
     )
     try:
         await client.start_workflow(
@@ -56,13 +59,14 @@ async def start_process(
             task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
             # The same key must never start a second run, even after the first has ended.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=ptype.summary(process_input),
+            static_summary=process_input.title(),
             static_details=f"Requested by {requested_by}.",
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(search.PROCESS_TYPE, ptype.name),
                     SearchAttributePair(search.BUSINESS_KEY, key),
-                    SearchAttributePair(search.CUSTOMER, ptype.customer(process_input)),
+                    SearchAttributePair(search.STATUS, ProcessStatus.RUNNING.value),
+                    SearchAttributePair(search.CUSTOMER, process_input.counterparty()),
                     SearchAttributePair(search.REQUESTED_BY, requested_by),
                 ]
             ),

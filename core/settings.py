@@ -3,14 +3,14 @@
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.contracts.invoices import InvoicePolicy
-from workflows.contracts.orders import OrderPolicy
+from workflows.contracts.catalogue import PROCESS_TYPES
+from workflows.contracts.processes import ProcessType
 
 
 class Environment(StrEnum):
@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     temporal_ui_url: str = Field(
         "http://localhost:8233", description="Base of the Temporal UI links the API returns."
     )
+    temporal_http_port: int = Field(
+        7243,
+        ge=1,
+        le=65535,
+        description="HTTP API port of the Temporal dev server `baton dev` starts.",
+    )
+    temporal_metrics_port: int = Field(
+        7244,
+        ge=1,
+        le=65535,
+        description="Prometheus /metrics port of the Temporal dev server `baton dev` starts.",
+    )
 
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     systems_url: str = "http://127.0.0.1:8100"
@@ -53,11 +65,12 @@ class Settings(BaseSettings):
     task_queue_prefix: str = Field(
         "", description="Prepended to every task queue: separate stacks on one Temporal server."
     )
-    order_policy: OrderPolicy = Field(
-        default_factory=OrderPolicy, description="JSON: thresholds and durations of orders."
-    )
-    invoice_policy: InvoicePolicy = Field(
-        default_factory=InvoicePolicy, description="JSON: limits and durations of invoices."
+    policies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "JSON: each process type's policy values (thresholds, durations) that differ from "
+            'its defaults, e.g. {"order-fulfillment": {"approval_threshold": 5000}}.'
+        ),
     )
 
     api_host: str = "127.0.0.1"
@@ -77,6 +90,23 @@ class Settings(BaseSettings):
         if not host or not port.isdigit():
             raise ValueError("expected host:port, e.g. localhost:7233")
         return value
+
+    @field_validator("policies")
+    @classmethod
+    def _known_policies(cls, policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """A typo in a process type or a value fails at start, not when a process starts."""
+        for name, values in policies.items():
+            ptype = PROCESS_TYPES.get(name)
+            if ptype is None:
+                raise ValueError(f"no process type {name!r}; known: {sorted(PROCESS_TYPES)}")
+            try:
+                ptype.policy_model.model_validate(values)
+            except ValidationError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return policies
+
+    def policy_for(self, ptype: ProcessType) -> BaseModel:
+        return ptype.policy_model.model_validate(self.policies.get(ptype.name, {}))
 
     @property
     def resolved_database_url(self) -> str:

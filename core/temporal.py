@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.settings import Settings
-from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
+from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES, type_name
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
@@ -27,9 +27,9 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         ListSearchAttributesRequest(namespace=client.namespace)
     )
     missing = {
-        attribute.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{attribute.type.upper()}")
-        for attribute in SEARCH_ATTRIBUTES
-        if attribute.name not in listed.custom_attributes
+        key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{type_name(key).upper()}")
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in listed.custom_attributes
     }
     if missing:
         await client.operator_service.add_search_attributes(

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
@@ -31,7 +32,8 @@ from tests.flows import TEST_WORKFLOWS
 from workers.registry import content_for
 from workers.resources import worker_resources
 from workers.run import run_workers
-from workflows.contracts.orders import OrderPolicy
+from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
+from workflows.contracts.processes import ProcessType
 from workflows.contracts.queues import Queues, TaskQueue
 
 POSTGRES_URL = os.environ.get(
@@ -194,6 +196,10 @@ class Stack:
     def as_user(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 
+    def set_policy(self, ptype: ProcessType, policy: BaseModel) -> None:
+        """Processes started from now on get this policy (the API reads these settings)."""
+        self.settings.policies[ptype.name] = policy.model_dump(mode="json")
+
 
 @pytest.fixture
 async def stack(
@@ -205,7 +211,7 @@ async def stack(
         update={
             "systems_url": systems_url,
             "task_queue_prefix": prefix,
-            "order_policy": FAST_POLICY,
+            "policies": {ORDER_FULFILLMENT.name: FAST_POLICY.model_dump(mode="json")},
         }
     )
     stop = asyncio.Event()

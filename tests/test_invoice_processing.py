@@ -12,7 +12,12 @@ from temporalio.service import RPCError
 from core.replay import dump_history
 from tests.conftest import Stack
 from tests.test_order_fulfillment import decide, open_task, state, until
-from workflows.contracts.invoices import CREDIT_NOTE_SIGNAL, CreditNote, InvoicePolicy
+from workflows.contracts.invoices import (
+    CREDIT_NOTE_SIGNAL,
+    INVOICE_PROCESSING,
+    CreditNote,
+    InvoicePolicy,
+)
 from workflows.contracts.tasks import task_id_for
 
 CAROL, DAVE, ERIN = "dev-carol", "dev-dave", "dev-erin"
@@ -53,7 +58,7 @@ WEAK = "Invoice 7781 from Northwind for PO-50001, 400 widgets and 200 gadgets, a
 
 @pytest.fixture(autouse=True)
 def fast(stack: Stack) -> None:
-    stack.settings.invoice_policy = FAST
+    stack.set_policy(INVOICE_PROCESSING, FAST)
 
 
 async def start(stack: Stack, text: str) -> str:
@@ -160,8 +165,8 @@ async def test_a_price_mismatch_waits_for_a_credit_note(stack: Stack) -> None:
 
 
 async def test_a_large_invoice_needs_two_different_approvers(stack: Stack) -> None:
-    stack.settings.invoice_policy = FAST.model_copy(
-        update={"first_limit": 1_000, "second_limit": 3_000}
+    stack.set_policy(
+        INVOICE_PROCESSING, FAST.model_copy(update={"first_limit": 1_000, "second_limit": 3_000})
     )
     process_id = await start(stack, invoice_text("NW-2026-0414"))
     await until(stack, process_id, "waiting", stage="approval")
@@ -181,7 +186,9 @@ async def test_a_large_invoice_needs_two_different_approvers(stack: Stack) -> No
 
 
 async def test_a_cancellation_before_the_pay_date_cancels_the_payment(stack: Stack) -> None:
-    stack.settings.invoice_policy = FAST.model_copy(update={"pay_delay": timedelta(minutes=5)})
+    stack.set_policy(
+        INVOICE_PROCESSING, FAST.model_copy(update={"pay_delay": timedelta(minutes=5)})
+    )
     process_id = await start(stack, invoice_text("NW-2026-0415"))
     waiting = await until(stack, process_id, "running", stage="payment")
     while "payment" not in waiting:  # scheduled a moment after the stage begins

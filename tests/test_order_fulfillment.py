@@ -10,7 +10,8 @@ import pytest
 from temporalio.service import RPCError
 
 from core.replay import dump_history
-from tests.conftest import Stack
+from tests.conftest import FAST_POLICY, Stack
+from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.tasks import task_id_for
 
 BOB, CAROL, ALICE = "dev-bob", "dev-carol", "dev-alice"
@@ -267,8 +268,11 @@ async def test_catalogue_and_listing(stack: Stack) -> None:
 
 
 async def test_an_unanswered_approval_expires_and_the_order_is_rejected(stack: Stack) -> None:
-    stack.settings.order_policy = stack.settings.order_policy.model_copy(
-        update={"approval_due": timedelta(seconds=1), "approval_expires": timedelta(seconds=2)}
+    stack.set_policy(
+        ORDER_FULFILLMENT,
+        FAST_POLICY.model_copy(
+            update={"approval_due": timedelta(seconds=1), "approval_expires": timedelta(seconds=2)}
+        ),
     )
     process_id = await start(stack, LARGE)
     done = await until(stack, process_id, "rejected")

@@ -7,20 +7,13 @@ controller, or two people in sequence) -> pay (schedule, sleep until the pay dat
 Cancelling before the release cancels the scheduled payment.
 """
 
-import asyncio
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-    is_cancelled_exception,
-)
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import search
 from workflows.contracts.ai import (
     AIActivity,
     ExtractInvoiceRequest,
@@ -45,11 +38,11 @@ from workflows.contracts.bots import (
 )
 from workflows.contracts.invoices import (
     CREDIT_NOTE_SIGNAL,
-    PROCESS_TYPE,
+    INVOICE_PROCESSING,
     CreditNote,
     InvoiceRun,
 )
-from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
+from workflows.contracts.processes import ProcessState, ProcessStatus
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ActorKind,
@@ -57,13 +50,10 @@ from workflows.contracts.tasks import (
     FieldType,
     FormField,
     TaskForm,
-    TaskResult,
     TaskSpec,
 )
-from workflows.steps.calls import R, call
-from workflows.steps.ledger import record_step
+from workflows.steps.process import Process, Rejected
 from workflows.steps.saga import Saga
-from workflows.steps.tracker import Tracker
 
 # The fields a clerk sees pre-filled and may correct when the AI is unsure.
 REVIEW_FIELDS: tuple[tuple[str, FieldType], ...] = (
@@ -79,41 +69,32 @@ REVIEW_FIELDS: tuple[tuple[str, FieldType], ...] = (
 REQUIRED = ("vendor_id", "invoice_number", "currency", "total")
 
 
-class InvoiceRejected(Exception):
-    def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.result = result or {"outcome": "rejected", "reason": reason}
+class InvoiceRejected(Rejected):
+    pass
 
 
-@workflow.defn(name="InvoiceProcessing", failure_exception_types=[ValidationError])
-class InvoiceProcessingWorkflow:
+@workflow.defn(name=INVOICE_PROCESSING.workflow, failure_exception_types=[ValidationError])
+class InvoiceProcessingWorkflow(Process[InvoiceRun]):
+    process_type = INVOICE_PROCESSING
+
     @workflow.init
     def __init__(self, run: InvoiceRun) -> None:
-        self.run_input = run
-        self.state = ProcessState(
-            process_id=workflow.info().workflow_id,
-            process_type=PROCESS_TYPE,
-            business_key=run.business_key,
-        )
-        self.tracker = Tracker(self.state)
-        self.saga = Saga()
+        super().__init__(run)
         self.invoice: ExtractInvoiceResult | None = None
         self.credit_note: CreditNote | None = None
         self.variances: list[str] = []
         self.terms: dict[str, int] = {}  # payment terms (days) by vendor
         self.approved_by: list[str] = []
 
-    @workflow.query(name=STATE_QUERY)
-    def live_state(self) -> ProcessState:
+    def view(self) -> dict[str, Any]:
+        view: dict[str, Any] = {"variances": self.variances}
         if self.invoice is not None:
-            self.state.data["invoice"] = self.invoice.model_dump(
+            view["invoice"] = self.invoice.model_dump(
                 mode="json", exclude={"metrics", "model", "model_version"}
             )
-        self.state.data["variances"] = self.variances
         if self.credit_note is not None:
-            self.state.data["credit_note"] = self.credit_note.model_dump()
-        return self.state
+            view["credit_note"] = self.credit_note.model_dump()
+        return view
 
     @workflow.signal(name=CREDIT_NOTE_SIGNAL)
     def receive_credit_note(self, note: CreditNote) -> None:
@@ -121,74 +102,41 @@ class InvoiceProcessingWorkflow:
 
     @workflow.run
     async def run(self, run: InvoiceRun) -> ProcessState:
-        workflow.upsert_search_attributes(
-            [
-                search.PROCESS_TYPE.value_set(PROCESS_TYPE),
-                search.BUSINESS_KEY.value_set(run.business_key),
-                search.REQUESTED_BY.value_set(run.requested_by),
-            ]
-        )
-        try:
-            invoice = await self._extract()
-            registered = await self._register(invoice)
-            await self._match(invoice)
-            await self._approve(invoice)
-            await self._pay(invoice, registered)
-        except InvoiceRejected as rejected:
-            await self._finish_rejected(rejected)
-        except asyncio.CancelledError:
-            await self._cancelled()
-            raise
-        except (ActivityError, ChildWorkflowError) as failure:
-            if is_cancelled_exception(failure):  # a step or task cut short by the cancel
-                await self._cancelled()
-                raise asyncio.CancelledError from failure
-            await self._undo("failed")
-            self.state.reason = f"a step failed: {failure.cause or failure}"
-            self.tracker.stage("failed", ProcessStatus.FAILED)
-            raise ApplicationError(
-                self.state.reason, type="InvoiceFailed", non_retryable=True
-            ) from failure
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.live_state()
+        return await self.conduct(self._stages)
+
+    async def _stages(self) -> None:
+        invoice = await self._extract()
+        registered = await self._register(invoice)
+        await self._match(invoice)
+        await self._approve(invoice)
+        await self._pay(invoice, registered)
 
     # -- the stages -------------------------------------------------------------------------------
 
     async def _extract(self) -> ExtractInvoiceResult:
         self.tracker.stage("extract")
         given = self.run_input.invoice
-        known = await self.tracker.step(
+        known = await self.bot_step(
             "read the vendors",
-            ActorKind.BOT,
-            lambda: self._bot(
-                BotActivity.GET_VENDORS, VendorsRequest(), Vendors, "ERP: read the vendors"
-            ),
+            BotActivity.GET_VENDORS,
+            VendorsRequest(),
+            Vendors,
+            "ERP: read the vendors",
         )
         self.terms = {v.vendor_id: v.payment_terms_days for v in known.vendors}
         # The extractor resolves the vendor by name, so it needs the vendor master.
         vendors = [VendorRef(vendor_id=v.vendor_id, name=v.name) for v in known.vendors]
-        extracted = await self.tracker.step(
+        extracted = await self.ai_step(
             "extract the invoice",
-            ActorKind.AI,
-            lambda: self._activity(
-                AIActivity.EXTRACT_INVOICE,
-                ExtractInvoiceRequest(text=given.text, vendors=vendors),
-                ExtractInvoiceResult,
-                "AI: extract the invoice",
-                self.run_input.queues.ai,
-            ),
+            AIActivity.EXTRACT_INVOICE,
+            ExtractInvoiceRequest(text=given.text, vendors=vendors),
+            ExtractInvoiceResult,
+            "AI: extract the invoice",
+            ledger=("extract", lambda answer: answer.invoice_number or "unreadable"),
         )
         if given.vendor_id and not extracted.vendor_id:
             extracted = extracted.model_copy(update={"vendor_id": given.vendor_id})
         self.invoice = extracted
-        await self._ledger(
-            "extract",
-            ActorKind.AI,
-            extracted.model,
-            extracted.invoice_number or "unreadable",
-            extracted.confidence,
-            extracted.model_dump(mode="json"),
-        )
         missing = [name for name in REQUIRED if getattr(extracted, name) in (None, "")]
         if extracted.confidence < self.run_input.policy.confidence_threshold or missing:
             self.invoice = await self._review(extracted, missing)
@@ -227,7 +175,7 @@ class InvoiceProcessingWorkflow:
             expiry_outcome="reject",
             four_eyes=False,  # reading invoices is the clerk's own work
         )
-        result = await self._task(spec, "an AP clerk")
+        result = await self.task(spec, "an AP clerk")
         if result.outcome != "confirm":
             raise InvoiceRejected(f"the AP clerk rejected it ({result.comment or result.outcome})")
         try:
@@ -235,7 +183,7 @@ class InvoiceProcessingWorkflow:
         except ValidationError as exc:
             raise InvoiceRejected(f"the corrected invoice is invalid: {exc}") from None
         # Corrections are evaluation data: a later training run compares them with the AI.
-        await self._ledger(
+        await self.ledger(
             "invoice-correction",
             ActorKind.HUMAN,
             ", ".join(result.decided_by) or "ap_clerk",
@@ -250,22 +198,19 @@ class InvoiceProcessingWorkflow:
         self.tracker.stage("duplicate check")
         vendor, number = invoice.vendor_id or "", invoice.invoice_number or ""
         try:
-            return await self.tracker.step(
+            return await self.bot_step(
                 "register the invoice",
-                ActorKind.BOT,
-                lambda: self._bot(
-                    BotActivity.REGISTER_INVOICE,
-                    RegisterInvoice(
-                        vendor_id=vendor,
-                        invoice_number=number,
-                        po_number=invoice.po_number,
-                        currency=invoice.currency or "",
-                        total=invoice.total or 0.0,
-                        due_date=invoice.due_date,
-                    ),
-                    InvoiceRegistered,
-                    f"Finance: register {number} of {vendor}",
+                BotActivity.REGISTER_INVOICE,
+                RegisterInvoice(
+                    vendor_id=vendor,
+                    invoice_number=number,
+                    po_number=invoice.po_number,
+                    currency=invoice.currency or "",
+                    total=invoice.total or 0.0,
+                    due_date=invoice.due_date,
                 ),
+                InvoiceRegistered,
+                f"Finance: register {number} of {vendor}",
             )
         except ActivityError as failure:
             cause = failure.cause
@@ -282,15 +227,12 @@ class InvoiceProcessingWorkflow:
         self.tracker.stage("three-way match")
         if invoice.po_number:
             po_number = invoice.po_number
-            order = await self.tracker.step(
+            order = await self.bot_step(
                 "read the purchase order and goods receipts",
-                ActorKind.BOT,
-                lambda: self._bot(
-                    BotActivity.GET_PURCHASE_ORDER,
-                    PurchaseOrderRequest(po_number=po_number),
-                    PurchaseOrder,
-                    f"ERP: purchase order {po_number}",
-                ),
+                BotActivity.GET_PURCHASE_ORDER,
+                PurchaseOrderRequest(po_number=po_number),
+                PurchaseOrder,
+                f"ERP: purchase order {po_number}",
             )
             self.variances = self._variances(invoice, order)
         else:
@@ -342,7 +284,7 @@ class InvoiceProcessingWorkflow:
             expiry_outcome="reject",
             four_eyes=False,
         )
-        result = await self._task(spec, "an AP clerk")
+        result = await self.task(spec, "an AP clerk")
         if result.outcome == "accept_variance":
             return
         if result.outcome == "request_credit_note":
@@ -371,20 +313,17 @@ class InvoiceProcessingWorkflow:
 
     async def _ask_vendor(self, invoice: ExtractInvoiceResult, subject: str) -> None:
         vendor = invoice.vendor_id or ""
-        await self.tracker.step(
+        await self.bot_step(
             subject,
-            ActorKind.BOT,
-            lambda: self._bot(
-                BotActivity.NOTIFY,
-                Notify(
-                    recipient=vendor,
-                    subject=f"{subject}: invoice {invoice.invoice_number}",
-                    body="; ".join(self.variances),
-                    ref=self.run_input.business_key,
-                ),
-                Notified,
-                f"Notify {vendor}: {subject}",
+            BotActivity.NOTIFY,
+            Notify(
+                recipient=vendor,
+                subject=f"{subject}: invoice {invoice.invoice_number}",
+                body="; ".join(self.variances),
+                ref=self.run_input.business_key,
             ),
+            Notified,
+            f"Notify {vendor}: {subject}",
         )
 
     async def _approve(self, invoice: ExtractInvoiceResult) -> None:
@@ -404,14 +343,14 @@ class InvoiceProcessingWorkflow:
             title=f"Approve invoice {invoice.invoice_number} ({amount:,.2f} {invoice.currency})",
             description=f"{invoice.vendor_name or invoice.vendor_id}, PO {invoice.po_number}",
             candidate_roles=controller,
-            context={"invoice": self.live_state().data["invoice"], "variances": self.variances},
+            context={"invoice": self.view()["invoice"], "variances": self.variances},
             form=TaskForm(outcomes=["approve", "reject"], comment_required_for=["reject"]),
             expire_after=policy.approval_expires,
             expiry_outcome="reject",
             requester=self.run_input.requested_by,
             approval=rule,
         )
-        result = await self._task(spec, "finance")
+        result = await self.task(spec, "finance")
         if result.outcome != "approve":
             why = "the approval expired" if result.expired else "rejected by "
             if not result.expired:
@@ -426,29 +365,21 @@ class InvoiceProcessingWorkflow:
         days = self.terms.get(invoice.vendor_id or "", policy.payment_terms_days)
         pay_on = invoice.due_date or today + timedelta(days=days)
         amount, currency = self._payable(invoice), invoice.currency or ""
-        payment = await self.tracker.step(
+        payment = await self.bot_step(
             "schedule the payment",
-            ActorKind.BOT,
-            lambda: self._bot(
-                BotActivity.SCHEDULE_PAYMENT,
-                SchedulePayment(
-                    invoice_id=registered.invoice_id,
-                    amount=amount,
-                    currency=currency,
-                    pay_on=pay_on,
-                ),
-                Payment,
-                f"Finance: pay {amount:,.2f} {currency} on {pay_on}",
+            BotActivity.SCHEDULE_PAYMENT,
+            SchedulePayment(
+                invoice_id=registered.invoice_id, amount=amount, currency=currency, pay_on=pay_on
             ),
+            Payment,
+            f"Finance: pay {amount:,.2f} {currency} on {pay_on}",
         )
-        self.saga.on_undo(
+        self.undo_by_bot(
             "cancel the payment",
-            lambda: self._bot(
-                BotActivity.CANCEL_PAYMENT,
-                PaymentRequest(payment_id=payment.payment_id),
-                Payment,
-                f"Finance: cancel payment {payment.payment_id}",
-            ),
+            BotActivity.CANCEL_PAYMENT,
+            PaymentRequest(payment_id=payment.payment_id),
+            Payment,
+            f"Finance: cancel payment {payment.payment_id}",
         )
         self.state.data["payment"] = {"payment_id": payment.payment_id, "pay_on": str(pay_on)}
         # A durable timer: the worker may restart any number of times until the pay date.
@@ -458,74 +389,31 @@ class InvoiceProcessingWorkflow:
             wait = max(timedelta(0), due - workflow.now())
         self.tracker.stage("payment", ProcessStatus.RUNNING, f"the pay date {pay_on}")
         await workflow.sleep(wait, summary=f"until the pay date {pay_on}")
-        released = await self.tracker.step(
+        released = await self.bot_step(
             "release the payment",
-            ActorKind.BOT,
-            lambda: self._bot(
-                BotActivity.RELEASE_PAYMENT,
-                PaymentRequest(payment_id=payment.payment_id),
-                Payment,
-                f"Finance: release payment {payment.payment_id}",
-            ),
+            BotActivity.RELEASE_PAYMENT,
+            PaymentRequest(payment_id=payment.payment_id),
+            Payment,
+            f"Finance: release payment {payment.payment_id}",
         )
         self.saga = Saga()  # released money is not undone by a cancel
-        self.state.result = {
-            "outcome": "paid",
-            "invoice_id": registered.invoice_id,
-            "payment_id": released.payment_id,
-            "payment_status": released.status,
-            "amount": amount,
-            "pay_on": str(pay_on),
-            "approved_by": self.approved_by,
-        }
-        self.tracker.stage("completed", ProcessStatus.COMPLETED)
-
-    async def _cancelled(self) -> None:
-        await self._undo("cancelled")
-        self.state.reason = "cancelled on request"
-        self.tracker.stage("cancelled", ProcessStatus.CANCELLED)
-
-    async def _finish_rejected(self, rejected: InvoiceRejected) -> None:
-        await self._undo("rejected")
-        self.state.reason = rejected.reason
-        self.state.result = rejected.result
-        self.tracker.stage("rejected", ProcessStatus.REJECTED)
-
-    async def _undo(self, why: str) -> None:
-        if not self.saga.pending:
-            return
-        self.tracker.stage(f"compensating ({why})")
-        self.state.data["compensated"] = await self.saga.compensate()
+        self.complete(
+            {
+                "outcome": "paid",
+                "invoice_id": registered.invoice_id,
+                "payment_id": released.payment_id,
+                "payment_status": released.status,
+                "amount": amount,
+                "pay_on": str(pay_on),
+                "approved_by": self.approved_by,
+            }
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _payable(self, invoice: ExtractInvoiceResult) -> float:
         credit = self.credit_note.amount if self.credit_note else 0.0
         return round((invoice.total or 0.0) - credit, 2)
-
-    async def _task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
-        return await self.tracker.task(
-            spec, waiting_on, process_type=PROCESS_TYPE, queues=self.run_input.queues
-        )
-
-    async def _bot(self, name: BotActivity, request: BaseModel, result: type[R], summary: str) -> R:
-        return await self._activity(name, request, result, summary, self.run_input.queues.bots)
-
-    async def _activity(
-        self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
-    ) -> R:
-        return await call(name, request, result, queue=queue, summary=summary)
-
-    async def _ledger(
-        self,
-        step: str,
-        kind: ActorKind,
-        actor: str,
-        outcome: str,
-        confidence: float | None,
-        data: dict[str, Any],
-    ) -> None:
-        await record_step(step, kind, actor, outcome, confidence, data, self.run_input.queues)
 
 
 def _po_line(line: InvoiceLine, po_lines: list[PurchaseOrderLine]) -> PurchaseOrderLine | None:

@@ -18,7 +18,7 @@ from api.deps import CurrentUser, SettingsDep, TemporalDep
 from api.errors import ApiError
 from core import processes
 from core.settings import Settings
-from workflows import search
+from workflows.contracts import search_attributes as search
 from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
 from workflows.contracts.tasks import TASK_WORKFLOW
@@ -186,20 +186,28 @@ async def cancel_process(
 
 
 def _status_of(
-    execution_status: WorkflowExecutionStatus | None, stage: str, waiting_on: str
+    execution_status: WorkflowExecutionStatus | None, baton: str | None
 ) -> ProcessStatus:
-    if execution_status is None or execution_status is WorkflowExecutionStatus.RUNNING:
-        return ProcessStatus.WAITING if waiting_on not in ("", "nobody") else ProcessStatus.RUNNING
+    """While a run is open or when it completed, the process says (BatonStatus); a run that
+    ended otherwise is what Temporal says."""
+    if execution_status in (None, WorkflowExecutionStatus.RUNNING):
+        return ProcessStatus(baton) if baton else ProcessStatus.RUNNING
     if execution_status is WorkflowExecutionStatus.COMPLETED:
-        return ProcessStatus.REJECTED if stage == "rejected" else ProcessStatus.COMPLETED
+        return (
+            ProcessStatus.REJECTED if baton == ProcessStatus.REJECTED else ProcessStatus.COMPLETED
+        )
     return _CLOSED_STATUS.get(execution_status, ProcessStatus.FAILED)
 
 
+def _baton_status_is(execution_status: str, status: ProcessStatus) -> str:
+    return f"ExecutionStatus = '{execution_status}' AND {search.STATUS.name} = '{status.value}'"
+
+
 _QUERY_STATUS = {
-    ProcessStatus.RUNNING: "ExecutionStatus = 'Running'",
-    ProcessStatus.WAITING: "ExecutionStatus = 'Running' AND BatonWaitingOn != 'nobody'",
-    ProcessStatus.COMPLETED: "ExecutionStatus = 'Completed' AND BatonStage = 'completed'",
-    ProcessStatus.REJECTED: "ExecutionStatus = 'Completed' AND BatonStage = 'rejected'",
+    ProcessStatus.RUNNING: _baton_status_is("Running", ProcessStatus.RUNNING),
+    ProcessStatus.WAITING: _baton_status_is("Running", ProcessStatus.WAITING),
+    ProcessStatus.COMPLETED: _baton_status_is("Completed", ProcessStatus.COMPLETED),
+    ProcessStatus.REJECTED: _baton_status_is("Completed", ProcessStatus.REJECTED),
     ProcessStatus.FAILED: "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')",
     ProcessStatus.CANCELLED: "ExecutionStatus = 'Canceled'",
 }
@@ -222,11 +230,14 @@ async def list_processes(
 ) -> ProcessPage:
     """Newest first, from Temporal's visibility store (search attributes)."""
     # Human tasks carry the process type too (to be found in the UI); they are not processes.
-    clauses = ["BatonProcessType IS NOT NULL", f"WorkflowType != {_quoted(TASK_WORKFLOW)}"]
+    clauses = [
+        f"{search.PROCESS_TYPE.name} IS NOT NULL",
+        f"WorkflowType != {_quoted(TASK_WORKFLOW)}",
+    ]
     if process_type:
-        clauses.append(f"BatonProcessType = {_quoted(process_type)}")
+        clauses.append(f"{search.PROCESS_TYPE.name} = {_quoted(process_type)}")
     if business_key:
-        clauses.append(f"BatonBusinessKey = {_quoted(business_key)}")
+        clauses.append(f"{search.BUSINESS_KEY.name} = {_quoted(business_key)}")
     if status:
         clauses.append(_QUERY_STATUS[status])
     token = base64.urlsafe_b64decode(next_page) if next_page else None
@@ -237,15 +248,13 @@ async def list_processes(
     items = []
     for execution in iterator.current_page or []:
         attributes = execution.typed_search_attributes
-        stage = attributes.get(search.STAGE) or ""
-        waiting_on = attributes.get(search.WAITING_ON) or ""
         items.append(
             ProcessSummary(
                 process_id=execution.id,
                 process_type=attributes.get(search.PROCESS_TYPE) or "",
                 business_key=attributes.get(search.BUSINESS_KEY) or "",
-                status=_status_of(execution.status, stage, waiting_on),
-                stage=stage,
+                status=_status_of(execution.status, attributes.get(search.STATUS)),
+                stage=attributes.get(search.STAGE) or "",
                 started_at=execution.start_time,
                 closed_at=execution.close_time,
                 links=_links(settings, execution.id),

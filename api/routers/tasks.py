@@ -27,9 +27,7 @@ from workflows.contracts.tasks import (
     ACT_SIGNAL,
     VERDICT_QUERY,
     ActionKind,
-    FieldType,
     TaskAction,
-    TaskForm,
     TaskStatus,
     Verdict,
     VerdictLookup,
@@ -38,15 +36,6 @@ from workflows.contracts.tasks import (
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 VERDICT_TIMEOUT_S = 15.0
-_JSON_TYPES = {
-    FieldType.STRING: {"type": "string"},
-    FieldType.NUMBER: {"type": "number"},
-    FieldType.INTEGER: {"type": "integer"},
-    FieldType.BOOLEAN: {"type": "boolean"},
-    FieldType.DATE: {"type": "string", "format": "date"},
-    FieldType.OBJECT: {"type": "object"},
-    FieldType.ARRAY: {"type": "array"},
-}
 
 IdempotencyKey = Annotated[
     str | None,
@@ -99,21 +88,6 @@ class ReassignIn(BaseModel):
     assignee: str = Field(min_length=1, max_length=100)
 
 
-def form_schema(form: TaskForm) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            field.name: {
-                **_JSON_TYPES[field.type],
-                "title": field.label or field.name,
-                **({"default": field.default} if field.default is not None else {}),
-            }
-            for field in form.fields
-        },
-        "required": [field.name for field in form.fields if field.required],
-    }
-
-
 def _summary(task: inbox.HumanTask) -> TaskSummary:
     return TaskSummary.model_validate(task, from_attributes=True)
 
@@ -124,7 +98,7 @@ def _detail(task: inbox.HumanTask) -> TaskDetail:
         {
             **task.model_dump(),
             "outcomes": form.outcomes,
-            "form_schema": form_schema(form),
+            "form_schema": form.json_schema(),
             "history": task.history,
         }
     )
@@ -169,29 +143,14 @@ def get_task(task_id: str, session: SessionDep, user: CurrentUser) -> TaskDetail
 
 
 def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
-    """The checks the API can make from the inbox, so bad input never reaches the workflow."""
-    form = task.task_form
-    if body.outcome not in form.outcomes:
+    """The task's own form checks, so bad input never reaches the workflow."""
+    problems = task.task_form.problems(body.outcome, body.comment, body.data)
+    if problems:
         raise ApiError(
             422,
             "validation_error",
-            f"outcome: unknown outcome {body.outcome!r}; expected one of {form.outcomes}",
-            [{"field": "body.outcome", "message": f"expected one of {form.outcomes}"}],
-        )
-    if body.outcome in form.comment_required_for and not body.comment.strip():
-        raise ApiError(
-            422,
-            "validation_error",
-            f"comment: required to {body.outcome}",
-            [{"field": "body.comment", "message": "required for this outcome"}],
-        )
-    missing = [f.name for f in form.fields if f.required and body.data.get(f.name) is None]
-    if missing:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"data: missing {', '.join(missing)}",
-            [{"field": f"body.data.{name}", "message": "required"} for name in missing],
+            "; ".join(map(str, problems)),
+            [{"field": f"body.{p.field}", "message": p.message} for p in problems],
         )
 
 

@@ -1,12 +1,12 @@
-"""Invoice processing: the input, its policy values, and what the workflow receives."""
+"""Invoice processing: the input, its policy values, the run and the catalogue entry."""
 
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
 
-from workflows.contracts.queues import Queues
+from workflows.contracts.processes import ProcessInput, ProcessRun, ProcessType
+from workflows.contracts.roles import Role
 
-PROCESS_TYPE = "invoice-processing"
 CREDIT_NOTE_SIGNAL = "credit_note"
 
 
@@ -28,9 +28,15 @@ class InvoicePolicy(BaseModel):
     approval_expires: timedelta = timedelta(days=3)
 
 
-class InvoiceInput(BaseModel):
+class InvoiceInput(ProcessInput):
     text: str = Field(min_length=1, max_length=20_000, description="the invoice as text")
     vendor_id: str | None = Field(None, max_length=50, description="hint, e.g. from the mailbox")
+
+    def title(self) -> str:
+        return f"Invoice from {self.vendor_id or 'an unknown vendor'}"
+
+    def counterparty(self) -> str:
+        return self.vendor_id or ""
 
 
 class CreditNote(BaseModel):
@@ -40,11 +46,24 @@ class CreditNote(BaseModel):
     amount: float = Field(gt=0)
 
 
-class InvoiceRun(BaseModel):
-    """What the workflow receives: the invoice plus who asked, the policy and the queues."""
-
+class InvoiceRun(ProcessRun):
     invoice: InvoiceInput
-    business_key: str
-    requested_by: str
     policy: InvoicePolicy = Field(default_factory=InvoicePolicy)
-    queues: Queues = Field(default_factory=Queues)
+
+
+INVOICE_PROCESSING = ProcessType(
+    name="invoice-processing",
+    workflow="InvoiceProcessing",
+    description=(
+        "A vendor's invoice (text) is paid: AI extracts it, an AP clerk reviews weak "
+        "extractions, duplicates are caught, a three-way match checks it against the purchase "
+        "order and goods receipts, finance approves by amount, and the payment is scheduled "
+        "for the due date and released then."
+    ),
+    roles=(Role.AP_CLERK, Role.FINANCE_CONTROLLER, Role.ADMIN),
+    input_model=InvoiceInput,
+    run_model=InvoiceRun,
+    input_field="invoice",
+    policy_model=InvoicePolicy,
+    key_prefix="INV",
+)

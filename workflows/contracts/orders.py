@@ -1,19 +1,12 @@
-"""Order to fulfilment: the input, its policy values, and the names of its parts."""
+"""Order to fulfilment: the input, its policy values, the run and the catalogue entry."""
 
 from datetime import date, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
 from workflows.contracts.bots import OrderLine
-from workflows.contracts.queues import Queues
-
-PROCESS_TYPE = "order-fulfillment"
-
-
-class Priority(StrEnum):
-    NORMAL = "normal"
-    URGENT = "urgent"  # its bot and AI steps jump the queues (Temporal task priority)
+from workflows.contracts.processes import Priority, ProcessInput, ProcessRun, ProcessType
+from workflows.contracts.roles import Role
 
 
 class OrderPolicy(BaseModel):
@@ -27,7 +20,7 @@ class OrderPolicy(BaseModel):
     review_expires: timedelta = timedelta(hours=24)
 
 
-class OrderInput(BaseModel):
+class OrderInput(ProcessInput):
     customer_id: str = Field(min_length=1, max_length=50, examples=["C-1001"])
     message: str | None = Field(None, max_length=20_000, description="free text to understand")
     lines: list[OrderLine] | None = Field(None, min_length=1, max_length=200)
@@ -42,12 +35,35 @@ class OrderInput(BaseModel):
             raise ValueError("message is empty")
         return self
 
+    def title(self) -> str:
+        what = f"{len(self.lines)} lines" if self.lines else "a free-text message"
+        return f"Order from {self.customer_id}: {what} ({self.priority.value})"
 
-class OrderRun(BaseModel):
-    """What the workflow receives: the order plus who asked, the policy and the queues."""
+    def counterparty(self) -> str:
+        return self.customer_id
 
+    def urgency(self) -> Priority:
+        return self.priority
+
+
+class OrderRun(ProcessRun):
     order: OrderInput
-    business_key: str
-    requested_by: str
     policy: OrderPolicy = Field(default_factory=OrderPolicy)
-    queues: Queues = Field(default_factory=Queues)
+
+
+ORDER_FULFILLMENT = ProcessType(
+    name="order-fulfillment",
+    workflow="OrderFulfillment",
+    description=(
+        "A customer's message or order lines become an order: AI reads it, finance checks "
+        "credit and risk, a sales manager approves large or risky orders, then stock is "
+        "reserved, production scheduled and the forecast booked in parallel, and the "
+        "customer is told the delivery date."
+    ),
+    roles=(Role.SALES_REP, Role.SALES_MANAGER, Role.FINANCE_CONTROLLER),
+    input_model=OrderInput,
+    run_model=OrderRun,
+    input_field="order",
+    policy_model=OrderPolicy,
+    key_prefix="SO",
+)

@@ -1,11 +1,15 @@
-"""What every process shares: its live state as the API shows it, and the catalogue entry."""
+"""What every process shares: its input and run, its live state as the API shows it, and its
+catalogue entry (the one place that names its workflow type, policy and roles)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.queues import Queues
+from workflows.contracts.roles import Role
 from workflows.contracts.tasks import ActorKind
 
 STATE_QUERY = "state"
@@ -54,6 +58,78 @@ class ProcessState(BaseModel):
     open_tasks: list[OpenTask] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict, description="the process's own view")
     result: dict[str, Any] | None = None
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"  # its bot and AI steps jump the queues (Temporal task priority)
+
+    @property
+    def key(self) -> int:
+        """Temporal's priority key: lower runs first."""
+        return 1 if self is Priority.URGENT else 3
+
+
+class ProcessInput(BaseModel):
+    """What a person or a system sends to start a process; each process type extends it."""
+
+    def title(self) -> str:
+        """The run's title in the Temporal UI."""
+        return type(self).__name__
+
+    def counterparty(self) -> str:
+        """The customer or vendor it concerns, searchable as BatonCustomer."""
+        return ""
+
+    def urgency(self) -> Priority:
+        return Priority.NORMAL
+
+
+class ProcessRun(BaseModel):
+    """What a process workflow receives besides its input: who asked, its policy, its queues.
+    Each process type extends it with one field holding its input and a typed `policy`."""
+
+    business_key: str
+    requested_by: str
+    queues: Queues = Field(default_factory=Queues)
+    priority: Priority = Priority.NORMAL
+
+
+@dataclass(frozen=True)
+class StartContext:
+    """What the starter knows besides the input when it starts a process."""
+
+    business_key: str
+    requested_by: str
+    queues: Queues
+    policy: BaseModel
+
+
+@dataclass(frozen=True)
+class ProcessType:
+    """A process type's catalogue entry, declared beside its contracts."""
+
+    name: str  # e.g. order-fulfillment: the API path and the BatonProcessType value
+    workflow: str  # the workflow type name in Temporal
+    description: str
+    roles: tuple[Role, ...]
+    input_model: type[ProcessInput]
+    run_model: type[ProcessRun]
+    input_field: str  # the field of the run that holds the input
+    policy_model: type[BaseModel]  # thresholds and durations, set by BATON_POLICIES
+    key_prefix: str  # business keys read like SO-7F3A9C21D0
+
+    def make_run(self, process_input: ProcessInput, context: StartContext) -> ProcessRun:
+        return self.run_model.model_validate(
+            {
+                self.input_field: process_input,
+                "business_key": context.business_key,
+                "requested_by": context.requested_by,
+                "queues": context.queues,
+                "policy": context.policy,
+                "priority": process_input.urgency(),
+            }
+        )
 
 
 def process_id_for(process_type: str, business_key: str) -> str:

@@ -1,41 +1,35 @@
 """Baton's custom search attributes: how people find and read a run in the Temporal UI.
 
-One list serves the dev server (`--search-attribute`), docker-compose (registered by its setup
-service) and the workflows that upsert them, so the three never drift apart.
+Declared once, here. Workflow code upserts these keys, the API filters and reads them, and
+`baton dev`, `baton setup` (docker-compose) and the tests register them from `SEARCH_ATTRIBUTES`.
 """
 
-from enum import StrEnum
-from typing import NamedTuple
+from temporalio.common import SearchAttributeKey
+
+PROCESS_TYPE = SearchAttributeKey.for_keyword("BatonProcessType")
+BUSINESS_KEY = SearchAttributeKey.for_keyword("BatonBusinessKey")
+STATUS = SearchAttributeKey.for_keyword("BatonStatus")
+STAGE = SearchAttributeKey.for_keyword("BatonStage")
+WAITING_ON = SearchAttributeKey.for_keyword("BatonWaitingOn")
+CUSTOMER = SearchAttributeKey.for_keyword("BatonCustomer")
+AMOUNT = SearchAttributeKey.for_float("BatonAmount")
+REQUESTED_BY = SearchAttributeKey.for_keyword("BatonRequestedBy")
+
+# Every attribute with what it means to a person reading the UI.
+SEARCH_ATTRIBUTES: dict[SearchAttributeKey[str] | SearchAttributeKey[float], str] = {
+    PROCESS_TYPE: "e.g. order-fulfillment",
+    BUSINESS_KEY: "order or invoice number",
+    STATUS: "running, waiting, completed, rejected, cancelled or failed",
+    STAGE: "current stage of the process",
+    WAITING_ON: "who or what it waits for",
+    CUSTOMER: "customer or vendor id",
+    AMOUNT: "order or invoice amount",
+    REQUESTED_BY: "user who started it",
+}
+
+NOBODY = "nobody"  # the WaitingOn value of a run that waits on no one
 
 
-class SearchAttributeType(StrEnum):
-    # Names as the Temporal CLI and server spell the indexed value types.
-    KEYWORD = "Keyword"
-    TEXT = "Text"
-    DOUBLE = "Double"
-    DATETIME = "Datetime"
-
-
-class SearchAttribute(NamedTuple):
-    name: str
-    type: SearchAttributeType
-    meaning: str
-
-
-SEARCH_ATTRIBUTES: tuple[SearchAttribute, ...] = (
-    SearchAttribute("BatonProcessType", SearchAttributeType.KEYWORD, "e.g. order-fulfillment"),
-    SearchAttribute("BatonBusinessKey", SearchAttributeType.KEYWORD, "order or invoice number"),
-    SearchAttribute("BatonStage", SearchAttributeType.KEYWORD, "current stage of the process"),
-    SearchAttribute("BatonWaitingOn", SearchAttributeType.KEYWORD, "who or what it waits for"),
-    SearchAttribute("BatonCustomer", SearchAttributeType.KEYWORD, "customer or vendor id"),
-    SearchAttribute("BatonAmount", SearchAttributeType.DOUBLE, "order or invoice amount"),
-    SearchAttribute("BatonRequestedBy", SearchAttributeType.KEYWORD, "user who started it"),
-)
-
-
-def cli_flags() -> list[str]:
-    """`--search-attribute Name=Type` pairs for `temporal server start-dev`."""
-    flags: list[str] = []
-    for attribute in SEARCH_ATTRIBUTES:
-        flags += ["--search-attribute", f"{attribute.name}={attribute.type.value}"]
-    return flags
+def type_name(key: SearchAttributeKey[str] | SearchAttributeKey[float]) -> str:
+    """The type as the Temporal CLI and server spell it: Keyword, Double, ..."""
+    return key.indexed_value_type.name.title()

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -34,10 +34,70 @@ class FormField(BaseModel):
     default: Any = None  # pre-filled value, e.g. what AI extracted
 
 
+# How each field type is checked (Python types of its JSON value) and described (JSON schema).
+_FIELD_TYPES: dict[FieldType, tuple[tuple[type, ...], dict[str, str]]] = {
+    FieldType.STRING: ((str,), {"type": "string"}),
+    FieldType.NUMBER: ((int, float), {"type": "number"}),
+    FieldType.INTEGER: ((int,), {"type": "integer"}),
+    FieldType.BOOLEAN: ((bool,), {"type": "boolean"}),
+    FieldType.DATE: ((str,), {"type": "string", "format": "date"}),
+    FieldType.OBJECT: ((dict,), {"type": "object"}),
+    FieldType.ARRAY: ((list,), {"type": "array"}),
+}
+
+
+class FormProblem(NamedTuple):
+    field: str  # outcome, comment or data.<name>
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
 class TaskForm(BaseModel):
     outcomes: list[str] = Field(default_factory=lambda: ["approve", "reject"], min_length=1)
     fields: list[FormField] = Field(default_factory=list)
     comment_required_for: list[str] = Field(default_factory=list)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of a decision's `data`."""
+        return {
+            "type": "object",
+            "properties": {
+                field.name: {
+                    **_FIELD_TYPES[field.type][1],
+                    "title": field.label or field.name,
+                    **({"default": field.default} if field.default is not None else {}),
+                }
+                for field in self.fields
+            },
+            "required": [field.name for field in self.fields if field.required],
+        }
+
+    def problems(
+        self, outcome: str | None, comment: str, data: dict[str, Any]
+    ) -> list[FormProblem]:
+        """Everything wrong with a decision. The API checks before it sends one and the task
+        workflow again when one arrives (from the UI or the CLI too): one function for both."""
+        found = []
+        if outcome not in self.outcomes:
+            found.append(
+                FormProblem("outcome", f"unknown outcome {outcome!r}; one of {self.outcomes}")
+            )
+        elif outcome in self.comment_required_for and not comment.strip():
+            found.append(FormProblem("comment", f"a comment is required to {outcome}"))
+        for field in self.fields:
+            value = data.get(field.name)
+            if value is None:
+                if field.required:
+                    found.append(FormProblem(f"data.{field.name}", "is required"))
+                continue
+            kinds = _FIELD_TYPES[field.type][0]
+            if not isinstance(value, kinds) or (
+                isinstance(value, bool) and field.type is not FieldType.BOOLEAN
+            ):
+                found.append(FormProblem(f"data.{field.name}", f"must be a {field.type.value}"))
+        return found
 
 
 class EscalationRung(BaseModel):

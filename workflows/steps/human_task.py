@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows import search
+from workflows.contracts import search_attributes as search
 from workflows.contracts.bots import BotActivity, Notified, Notify
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import (
@@ -29,7 +29,6 @@ from workflows.contracts.tasks import (
     ActionKind,
     ActorKind,
     Decision,
-    FieldType,
     InboxActivity,
     LedgerEntry,
     TaskAction,
@@ -45,21 +44,11 @@ from workflows.contracts.tasks import (
     VerdictLookup,
     task_id_for,
 )
+from workflows.steps.calls import INBOX_TIMEOUT, call
 from workflows.steps.ledger import record_decision
 
-INBOX_TIMEOUT = timedelta(seconds=30)
 # A lost reminder is better than a task stuck behind an unreachable mail system.
 NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
-
-_FIELD_TYPES: dict[FieldType, tuple[type, ...]] = {
-    FieldType.STRING: (str,),
-    FieldType.NUMBER: (int, float),
-    FieldType.INTEGER: (int,),
-    FieldType.BOOLEAN: (bool,),
-    FieldType.DATE: (str,),
-    FieldType.OBJECT: (dict,),
-    FieldType.ARRAY: (list,),
-}
 
 
 class _Refused(Exception):
@@ -277,15 +266,14 @@ class HumanTaskWorkflow:
 
     async def _user(self, name: str) -> UserInfo:
         """Roles come from the database, never from the signal."""
-        user: UserInfo = await workflow.execute_activity(
+        return await call(
             InboxActivity.GET_USER,
             UserRequest(name=name),
-            result_type=UserInfo,
-            task_queue=self.task.queues.inbox,
-            start_to_close_timeout=INBOX_TIMEOUT,
+            UserInfo,
+            queue=self.task.queues.inbox,
+            start_to_close=INBOX_TIMEOUT,
             summary=f"look up {name}",
         )
-        return user
 
     def _check_eligible(self, user: UserInfo) -> None:
         if self.state.assignee is not None:
@@ -302,21 +290,9 @@ class HumanTaskWorkflow:
             raise _Refused(403, f"{user.name} lacks a role this task needs ({wanted})")
 
     def _check_form(self, action: TaskAction) -> None:
-        form = self.spec.form
-        if action.outcome not in form.outcomes:
-            raise _Refused(422, f"unknown outcome {action.outcome!r}; one of {form.outcomes}")
-        if action.outcome in form.comment_required_for and not action.comment.strip():
-            raise _Refused(422, f"a comment is required to {action.outcome}")
-        for field in form.fields:
-            value = action.data.get(field.name)
-            if value is None:
-                if field.required:
-                    raise _Refused(422, f"data.{field.name} is required")
-                continue
-            if not isinstance(value, _FIELD_TYPES[field.type]) or (
-                isinstance(value, bool) and field.type is not FieldType.BOOLEAN
-            ):
-                raise _Refused(422, f"data.{field.name} must be a {field.type.value}")
+        problems = self.spec.form.problems(action.outcome, action.comment, action.data)
+        if problems:
+            raise _Refused(422, "; ".join(map(str, problems)))
 
     async def _decide(self, action: TaskAction, user: UserInfo) -> str:
         self._check_form(action)
@@ -412,11 +388,12 @@ class HumanTaskWorkflow:
 
     async def _write(self, event: str, status: TaskStatus = TaskStatus.OPEN) -> None:
         self.state.inbox_seq += 1
-        await workflow.execute_activity(
+        await call(
             InboxActivity.WRITE_TASK,
             self._record(status, event, self.state.inbox_seq),
-            task_queue=self.task.queues.inbox,
-            start_to_close_timeout=INBOX_TIMEOUT,
+            bool,
+            queue=self.task.queues.inbox,
+            start_to_close=INBOX_TIMEOUT,
             summary=f"inbox: {event}",
         )
 
@@ -455,7 +432,7 @@ class HumanTaskWorkflow:
         )
         for recipient in recipients:
             try:
-                await workflow.execute_activity(
+                await call(
                     BotActivity.NOTIFY,
                     Notify(
                         recipient=recipient,
@@ -464,10 +441,9 @@ class HumanTaskWorkflow:
                         body=self.spec.description,
                         ref=self.task_id,
                     ),
-                    result_type=Notified,
-                    task_queue=self.task.queues.bots,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=NOTIFY_RETRY,
+                    Notified,
+                    queue=self.task.queues.bots,
+                    retry=NOTIFY_RETRY,
                     summary=f"notify {recipient}",
                 )
             except ActivityError as exc:

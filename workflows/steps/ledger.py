@@ -1,21 +1,22 @@
 """Writes one decision (a person's, an AI step's, a bot's or the system's) to the ledger."""
 
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import ActorKind, InboxActivity, LedgerEntry
+from workflows.steps.calls import INBOX_TIMEOUT, call
 
 
 async def record_decision(entry: LedgerEntry, queues: Queues) -> None:
     verb = "decided" if entry.applied else "was refused"
-    await workflow.execute_activity(
+    await call(
         InboxActivity.RECORD_DECISION,
         entry,
-        task_queue=queues.inbox,
-        start_to_close_timeout=timedelta(seconds=30),
+        bool,
+        queue=queues.inbox,
+        start_to_close=INBOX_TIMEOUT,
         summary=f"ledger: {entry.actor} {verb} {entry.outcome}",
     )
 

@@ -5,7 +5,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 
-from workflows import search
+from workflows.contracts import search_attributes as search
 from workflows.contracts.processes import OpenTask, ProcessState, ProcessStatus, Step, StepStatus
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec, task_id_for
@@ -23,7 +23,11 @@ class Tracker:
     ) -> None:
         self.state.stage, self.state.status = stage, status
         workflow.upsert_search_attributes(
-            [search.STAGE.value_set(stage), search.WAITING_ON.value_set(waiting_on or "nobody")]
+            [
+                search.STATUS.value_set(status.value),
+                search.STAGE.value_set(stage),
+                search.WAITING_ON.value_set(waiting_on or search.NOBODY),
+            ]
         )
         workflow.set_current_details(
             f"**{stage}**" + (f": waiting for {waiting_on}" if waiting_on else "")

@@ -1,1 +1,1 @@
-"""Labelled data for the local models, and the deterministic generator that wrote it."""
+"""Labelled data for the local models; tools/ai_data/ (`make ai-data`) regenerates it."""

@@ -5,7 +5,8 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from activities.ai.data.synth.common import (
+from systems.seed import CUSTOMERS, PRODUCTS, Product
+from tools.ai_data.synth.common import (
     GREETINGS,
     Split,
     absolute_date,
@@ -18,7 +19,6 @@ from activities.ai.data.synth.common import (
     signature,
     typo,
 )
-from systems.seed import CUSTOMERS, PRODUCTS, Product
 
 # Ways people name a product without its catalogue name: first for training, second for eval.
 ALIASES: dict[str, tuple[str, str]] = {

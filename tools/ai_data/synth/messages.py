@@ -2,7 +2,8 @@
 
 import random
 
-from activities.ai.data.synth.common import (
+from systems.seed import CUSTOMERS, PRODUCTS
+from tools.ai_data.synth.common import (
     FIRST_NAMES,
     GREETINGS,
     LAST_NAMES,
@@ -15,7 +16,6 @@ from activities.ai.data.synth.common import (
     shared,
     signature,
 )
-from systems.seed import CUSTOMERS, PRODUCTS
 
 # Each inner list says one thing several ways; the last way is held out for evaluation.
 CORES: dict[str, Pool] = {

@@ -9,8 +9,8 @@ import math
 import random
 from typing import Any
 
-from activities.ai.data.synth.common import Split
 from systems.seed import CUSTOMERS
+from tools.ai_data.synth.common import Split
 
 SEGMENT_RISK = {"smb": 0.5, "mid-market": 0.2, "enterprise": 0.0, "strategic": -0.4}
 

@@ -1,6 +1,8 @@
-"""Writes the local models' labelled data: `python -m activities.ai.data.generate`.
+"""Writes the local models' labelled data: `python -m tools.ai_data.generate` (or `make ai-data`).
 
 Deterministic (one seed per task and split), so running it again reproduces the committed files.
+A development tool, not part of the installed packages: it writes into the source tree's
+activities/ai/data/, the files that ship with the runtime.
 The catalogue and vendor list come from the sandbox's seed data, the same names the ERP holds.
 """
 
@@ -10,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from activities.ai.data.synth.common import Split
-from activities.ai.data.synth.invoices import invoice_example
-from activities.ai.data.synth.messages import message_example
-from activities.ai.data.synth.orders import order_example
-from activities.ai.data.synth.risk import risk_example
 from systems.seed import PRODUCTS, VENDORS
+from tools.ai_data.synth.common import Split
+from tools.ai_data.synth.invoices import invoice_example
+from tools.ai_data.synth.messages import message_example
+from tools.ai_data.synth.orders import order_example
+from tools.ai_data.synth.risk import risk_example
 
-DATA_DIR = Path(__file__).parent
+DATA_DIR = Path(__file__).resolve().parents[2] / "activities" / "ai" / "data"
 
 Generator = Callable[[random.Random, Split], dict[str, Any]]
 TASKS: dict[str, tuple[Generator, int, int]] = {  # generator, train size, eval size

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from activities.ai.data.synth.common import (
+from systems.seed import PRODUCTS, PURCHASE_ORDERS, VENDORS, Vendor
+from tools.ai_data.synth.common import (
     Pool,
     Split,
     absolute_date,
@@ -14,7 +15,6 @@ from activities.ai.data.synth.common import (
     random_day,
     typo,
 )
-from systems.seed import PRODUCTS, PURCHASE_ORDERS, VENDORS, Vendor
 
 PRICES = {product.sku: product.unit_price for product in PRODUCTS}
 NAMES = {product.sku: product.name for product in PRODUCTS}

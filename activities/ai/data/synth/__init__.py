@@ -1,1 +1,0 @@
-"""Building blocks of the training-data generator (never imported at run time)."""

@@ -1,0 +1,1 @@
+"""The deterministic generator of the local models' labelled data (activities/ai/data/)."""

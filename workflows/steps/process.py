@@ -1,0 +1,218 @@
+"""The process kit: what every process workflow shares, so a process file holds only its stages.
+
+A process subclasses `Process`, declares its catalogue entry, and writes `run` as its stages:
+
+    @workflow.defn(name=ORDER_FULFILLMENT.workflow, failure_exception_types=[ValidationError])
+    class OrderFulfillmentWorkflow(Process[OrderRun]):
+        process_type = ORDER_FULFILLMENT
+
+        @workflow.run
+        async def run(self, run: OrderRun) -> ProcessState:
+            return await self.conduct(self._stages)
+
+The kit owns the live state (the `state` query, which only reads), the tracker (stages, steps,
+the BatonStatus/BatonStage/BatonWaitingOn search attributes), the saga, the task priority of
+every step, the reject / cancel / fail skeleton with compensation, and the bot, AI, human-task
+and ledger calls.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import Priority as TemporalPriority
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
+
+from workflows.contracts import search_attributes as search
+from workflows.contracts.ai import AIResult
+from workflows.contracts.processes import (
+    STATE_QUERY,
+    ProcessInput,
+    ProcessRun,
+    ProcessState,
+    ProcessStatus,
+    ProcessType,
+)
+from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec
+from workflows.steps.calls import R, call
+from workflows.steps.ledger import record_step
+from workflows.steps.saga import Saga
+from workflows.steps.tracker import Tracker
+
+RunT = TypeVar("RunT", bound=ProcessRun)
+AIR = TypeVar("AIR", bound=AIResult)
+
+
+class Rejected(Exception):
+    """A business rule said no: the process compensates and ends `rejected`. Each process
+    raises its own subclass, so its code reads as its business."""
+
+    def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.result = result or {"outcome": "rejected", "reason": reason}
+
+
+class Process(Generic[RunT]):
+    process_type: ClassVar[ProcessType]
+
+    @workflow.init
+    def __init__(self, run: RunT) -> None:
+        self.run_input = run
+        self.state = ProcessState(
+            process_id=workflow.info().workflow_id,
+            process_type=self.process_type.name,
+            business_key=run.business_key,
+        )
+        self.tracker = Tracker(self.state)
+        self.saga = Saga()
+        # Urgent processes' bot and AI steps go first when the queues back up.
+        self.priority = TemporalPriority(priority_key=run.priority.key)
+
+    # -- what a process adds ----------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        """The process's own data (its order, its invoice), shown in its live state."""
+        return {}
+
+    async def on_rejected(self, rejected: Rejected) -> None:
+        """Runs after compensation when the process is rejected, e.g. to tell the customer."""
+
+    # -- the skeleton ---------------------------------------------------------------------------
+
+    @workflow.query(name=STATE_QUERY)
+    def live_state(self) -> ProcessState:
+        state = self.state.model_copy(deep=True)  # queries only read
+        state.data.update(self.view())
+        return state
+
+    async def conduct(self, stages: Callable[[], Awaitable[None]]) -> ProcessState:
+        """Runs the stages; a rejection, a cancellation or a failure undoes what was done."""
+        run = self.run_input
+        given: ProcessInput = getattr(run, self.process_type.input_field)
+        workflow.upsert_search_attributes(
+            [
+                search.PROCESS_TYPE.value_set(self.process_type.name),
+                search.BUSINESS_KEY.value_set(run.business_key),
+                search.CUSTOMER.value_set(given.counterparty()),
+                search.REQUESTED_BY.value_set(run.requested_by),
+            ]
+        )
+        try:
+            await stages()
+        except Rejected as rejected:
+            await self.undo("rejected")
+            await self.on_rejected(rejected)
+            self.state.reason = rejected.reason
+            self.state.result = rejected.result
+            self.tracker.stage("rejected", ProcessStatus.REJECTED)
+        except asyncio.CancelledError:
+            await self._cancelled()
+            raise
+        except (ActivityError, ChildWorkflowError) as failure:
+            if is_cancelled_exception(failure):  # a step or task cut short by the cancel
+                await self._cancelled()
+                raise asyncio.CancelledError from failure
+            await self.undo("failed")
+            self.state.reason = f"a step failed: {failure.cause or failure}"
+            self.tracker.stage("failed", ProcessStatus.FAILED)
+            raise ApplicationError(
+                self.state.reason, type="ProcessFailed", non_retryable=True
+            ) from failure
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.live_state()
+
+    def complete(self, result: dict[str, Any]) -> None:
+        self.state.result = result
+        self.tracker.stage("completed", ProcessStatus.COMPLETED)
+
+    async def undo(self, why: str) -> None:
+        if not self.saga.pending:
+            return
+        self.tracker.stage(f"compensating ({why})")
+        self.state.data["compensated"] = await self.saga.compensate()
+
+    async def _cancelled(self) -> None:
+        await self.undo("cancelled")
+        self.state.reason = "cancelled on request"
+        self.tracker.stage("cancelled", ProcessStatus.CANCELLED)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def bot(self, name: str, request: BaseModel, result: type[R], summary: str) -> R:
+        """One call of a bot, on the bots queue, at the process's priority."""
+        return await self._call(name, request, result, summary, self.run_input.queues.bots)
+
+    async def bot_step(
+        self, step: str, name: str, request: BaseModel, result: type[R], summary: str
+    ) -> R:
+        """A bot call that is a step of the process, tracked in its live state."""
+        return await self.tracker.step(
+            step, ActorKind.BOT, lambda: self.bot(name, request, result, summary)
+        )
+
+    def undo_by_bot(
+        self, undo: str, name: str, request: BaseModel, result: type[BaseModel], summary: str
+    ) -> None:
+        """Registers the bot call that undoes a step, should the process be compensated."""
+        self.saga.on_undo(undo, lambda: self.bot(name, request, result, summary))
+
+    async def ai_step(
+        self,
+        step: str,
+        name: str,
+        request: BaseModel,
+        result: type[AIR],
+        summary: str,
+        *,
+        ledger: tuple[str, Callable[[AIR], str]],
+    ) -> AIR:
+        """An AI call that is a step; its answer goes to the ledger as `(entry, outcome)` say:
+        what decided, what it said and how sure it was."""
+        answer = await self.tracker.step(
+            step,
+            ActorKind.AI,
+            lambda: self._call(name, request, result, summary, self.run_input.queues.ai),
+        )
+        entry, outcome = ledger
+        await self.ledger(
+            entry,
+            ActorKind.AI,
+            answer.model,
+            outcome(answer),
+            answer.confidence,
+            answer.model_dump(mode="json"),
+        )
+        return answer
+
+    async def task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
+        """A human task: the process waits on people (and says so) until it closes."""
+        return await self.tracker.task(
+            spec, waiting_on, process_type=self.process_type.name, queues=self.run_input.queues
+        )
+
+    async def ledger(
+        self,
+        step: str,
+        kind: ActorKind,
+        actor: str,
+        outcome: str,
+        confidence: float | None,
+        data: dict[str, Any],
+    ) -> None:
+        """A decision the process made (an AI answer, a correction), one entry per step."""
+        await record_step(step, kind, actor, outcome, confidence, data, self.run_input.queues)
+
+    async def _call(
+        self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
+    ) -> R:
+        return await call(
+            name, request, result, queue=queue, summary=summary, priority=self.priority
+        )
