@@ -160,6 +160,104 @@ def replay(
     raise typer.Exit(0 if asyncio.run(main()) else 1)
 
 
+@app.command()
+def setup(
+    timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait, in all, for Temporal to be ready.")
+    ] = 120.0,
+) -> None:
+    """Prepare a deployment once: Baton's search attributes in Temporal, then its database.
+
+    Registers the attributes of workflows/contracts/search_attributes.py that the namespace
+    lacks and waits until the server lists them all, then creates missing tables (and, in dev,
+    the demo users). Waits for Temporal while it is not reachable yet. Safe to run again.
+    """
+    from collections.abc import Awaitable, Callable
+    from typing import TypeVar
+
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from core.db import make_engine, prepare_database
+    from core.temporal import connect, ensure_search_attributes
+    from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
+
+    settings = _settings()
+    temporal = f"Temporal at {settings.temporal_address}, namespace {settings.temporal_namespace}"
+    names = sorted(key.name for key in SEARCH_ATTRIBUTES)
+    # Worth another try: the server is starting, or a namespace created a moment ago is not
+    # visible to every service yet. Anything else (a wrong type, no permission) fails at once.
+    transient = {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.NOT_FOUND,
+        RPCStatusCode.ALREADY_EXISTS,  # another setup registered it just now
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.INTERNAL,
+    }
+    T = TypeVar("T")
+
+    class NotYet(Exception):
+        pass
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def until(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+            """`attempt()`, retried every 2 s while it fails transiently, up to `timeout`."""
+            while True:
+                try:
+                    return await asyncio.wait_for(attempt(), 10)
+                except (RuntimeError, TimeoutError, NotYet, RPCError) as exc:
+                    if isinstance(exc, RPCError) and exc.status not in transient:
+                        typer.echo(f"error: {what}: {exc}", err=True)
+                        raise typer.Exit(1) from None
+                    reason = str(exc) or type(exc).__name__
+                    waited = loop.time() - started
+                    if waited >= timeout:
+                        typer.echo(
+                            f"error: gave up waiting for {what} after {waited:.0f} s: {reason}",
+                            err=True,
+                        )
+                        raise typer.Exit(1) from None
+                    typer.echo(f"waiting for {what} ({waited:.0f}/{timeout:.0f} s): {reason}")
+                    await asyncio.sleep(2)
+
+        client: Client = await until(temporal, lambda: connect(settings))
+        added = await until(
+            f"search attributes to be registered in {temporal}",
+            lambda: ensure_search_attributes(client),
+        )
+        if added:
+            typer.echo(f"search attributes added: {', '.join(added)}")
+        else:
+            typer.echo(f"search attributes: all {len(names)} already registered")
+
+        async def all_listed() -> None:
+            listed = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=client.namespace)
+            )
+            missing = [name for name in names if name not in listed.custom_attributes]
+            if missing:
+                raise NotYet(f"not listed yet: {', '.join(missing)}")
+
+        # Workers must never upsert an attribute the server does not know yet.
+        await until(f"{temporal} to list every search attribute", all_listed)
+        typer.echo(f"search attributes listed by Temporal: {', '.join(names)}")
+
+    asyncio.run(main())
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        prepare_database(engine, settings)
+    finally:
+        engine.dispose()
+    typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
 @users.command("add")
 def users_add(
     name: str,

@@ -28,9 +28,13 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 WORKERS = {f"worker-{queue.value}": queue for queue in TaskQueue}
-APP_SERVICES = ["api", "systems", *WORKERS]
+SETUP_SERVICE = "baton-setup"  # runs `baton setup`: search attributes from the code, tables
+APP_SERVICES = ["api", "systems", SETUP_SERVICE, *WORKERS]
 INFRA_SERVICES = ["postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui"]
-SEARCH_ATTRIBUTE_SERVICE = "temporal-setup"
+NAMESPACE_SERVICE = "temporal-setup"
+NAMESPACE_SCRIPT = ROOT / "deploy/temporal/setup-namespace.sh"
+# What a hand-written registration looks like: Name=Type, as the Temporal CLI spells types.
+_HAND_LISTED_ATTRIBUTE = re.compile(r"\b\w+=(Keyword|KeywordList|Text|Int|Double|Bool|Datetime)\b")
 MUST_BE_HEALTHCHECKED = ["postgresql", "temporal", "api", "systems"]
 DEPENDS_ON_CONDITIONS = {
     "service_started",
@@ -361,30 +365,77 @@ def test_postgres_password_is_required() -> None:
 # --- search attributes ---------------------------------------------------------------------------
 
 
-def test_search_attributes_registered_equal_contract() -> None:
-    service = _service(SEARCH_ATTRIBUTE_SERVICE)
-    pairs = [arg for arg in _command(service) if "=" in arg]
-    registered = [tuple(pair.split("=", 1)) for pair in pairs]
-    expected = [(attribute.name, attribute.type.value) for attribute in SEARCH_ATTRIBUTES]
-    assert len(registered) == len(set(registered)), f"duplicates in {registered}"
-    assert sorted(registered) == sorted(expected), (
-        f"{SEARCH_ATTRIBUTE_SERVICE} registers {registered}, "
-        f"workflows/contracts/search_attributes.py defines {expected}"
+def _declared_attribute_names() -> list[str]:
+    names = [key.name for key in SEARCH_ATTRIBUTES]
+    assert names, "workflows/contracts/search_attributes.py declares no search attributes"
+    return names
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a service definition: commands, entrypoints, environment, ..."""
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in [str(key), *_strings(item)]]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [] if value is None else [str(value)]
+
+
+def test_no_service_lists_search_attributes_by_hand() -> None:
+    """They are declared once, in the code; `baton setup` registers them from there."""
+    names = _declared_attribute_names()
+    problems = [
+        f"{name}: {text!r}"
+        for name, service in _services().items()
+        for text in _strings(service)
+        if _HAND_LISTED_ATTRIBUTE.search(text) or any(attr in text for attr in names)
+    ]
+    assert not problems, (
+        "search attributes listed by hand in docker-compose.yml (they come from "
+        "workflows/contracts/search_attributes.py through `baton setup`):\n" + "\n".join(problems)
+    )
+    assert not _command(_service(NAMESPACE_SERVICE)), (
+        f"{NAMESPACE_SERVICE} takes no arguments any more; it only creates the namespace"
     )
 
 
-def test_search_attribute_setup_runs_after_temporal_and_before_the_app() -> None:
-    setup = _service(SEARCH_ATTRIBUTE_SERVICE)
+def test_namespace_script_no_longer_registers_search_attributes() -> None:
+    assert NAMESPACE_SCRIPT.is_file(), "deploy/temporal/setup-namespace.sh is missing"
+    code = "\n".join(
+        line
+        for line in NAMESPACE_SCRIPT.read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    assert "search-attribute" not in code, "setup-namespace.sh still registers search attributes"
+    assert not _HAND_LISTED_ATTRIBUTE.search(code), "setup-namespace.sh still handles Name=Type"
+    leftovers = [name for name in _declared_attribute_names() if name in code]
+    assert not leftovers, f"setup-namespace.sh still names search attributes {leftovers}"
+    assert "namespace create" in code, "setup-namespace.sh must still create the namespace"
+
+
+def test_namespace_setup_runs_after_temporal() -> None:
+    setup = _service(NAMESPACE_SERVICE)
     assert _depends_on(setup).get("temporal") == "service_healthy", (
-        f"{SEARCH_ATTRIBUTE_SERVICE} must wait for a healthy temporal"
+        f"{NAMESPACE_SERVICE} must wait for a healthy temporal"
     )
     script = str(setup.get("entrypoint", "")) + " ".join(_command(setup))
-    assert "setup-namespace.sh" in script, f"{SEARCH_ATTRIBUTE_SERVICE} must run the setup script"
-    assert (ROOT / "deploy/temporal/setup-namespace.sh").is_file(), "setup script is missing"
+    assert "setup-namespace.sh" in script, f"{NAMESPACE_SERVICE} must run setup-namespace.sh"
+
+
+def test_baton_setup_runs_after_the_namespace_and_before_the_app() -> None:
+    setup = _service(SETUP_SERVICE)
+    assert _command(setup) == ["baton", "setup"], f"{SETUP_SERVICE} must run `baton setup`"
+    assert str(setup.get("restart", "no")) == "no", f"{SETUP_SERVICE} is a one-shot: restart no"
+    needs = {
+        NAMESPACE_SERVICE: "service_completed_successfully",
+        "postgresql": "service_healthy",
+    }
+    depends = _depends_on(setup)
+    missing = {target: cond for target, cond in needs.items() if depends.get(target) != cond}
+    assert not missing, f"{SETUP_SERVICE}: must depend on {missing}; has {depends}"
     for name in ["api", *WORKERS]:
-        condition = _depends_on(_service(name)).get(SEARCH_ATTRIBUTE_SERVICE)
+        condition = _depends_on(_service(name)).get(SETUP_SERVICE)
         assert condition == "service_completed_successfully", (
-            f"{name}: start after {SEARCH_ATTRIBUTE_SERVICE} completed (has {condition!r})"
+            f"{name}: start after {SETUP_SERVICE} completed (has {condition!r})"
         )
 
 

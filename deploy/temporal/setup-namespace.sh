@@ -1,10 +1,9 @@
 #!/bin/sh
 # One-shot (temporalio/admin-tools), after the Temporal server is healthy: make sure the
-# namespace exists and Baton's custom search attributes are registered in it.
-#   usage: setup-namespace.sh Name=Type [Name=Type ...]
-# The Name=Type list lives in docker-compose.yml (service temporal-setup) and a test keeps it
-# equal to workflows/contracts/search_attributes.py. Re-running is harmless: an attribute that
-# already exists is left as it is.
+# namespace exists. Re-running is harmless: an existing namespace is left as it is.
+# Baton's search attributes are not registered here: `baton setup` (service baton-setup in
+# docker-compose.yml) registers them from workflows/contracts/search_attributes.py.
+#   usage: setup-namespace.sh   (no arguments)
 # Environment: TEMPORAL_ADDRESS (temporal:7233), TEMPORAL_NAMESPACE (default),
 # TEMPORAL_NAMESPACE_RETENTION (72h).
 set -eu
@@ -15,14 +14,10 @@ RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
 HOST="${ADDRESS%:*}"
 PORT="${ADDRESS##*:}"
 
-for pair in "$@"; do
-    name="${pair%%=*}"
-    type="${pair#*=}"
-    if [ -z "$name" ] || [ "$name" = "$pair" ] || [ -z "$type" ]; then
-        echo "bad argument '$pair': expected Name=Type" >&2
-        exit 2
-    fi
-done
+if [ "$#" -gt 0 ]; then
+    echo "usage: $0 (no arguments; search attributes are registered by \`baton setup\`)" >&2
+    exit 2
+fi
 
 # Use the IPv4 address: the CLI may otherwise try an IPv6 address the server does not bind.
 IP="$(getent ahosts "$HOST" | awk '/STREAM/ && $1 !~ /:/ { print $1; exit }')"
@@ -60,36 +55,3 @@ create_namespace() {
 }
 retry 30 "namespace $NAMESPACE to be created" create_namespace
 echo "namespace $NAMESPACE is there"
-
-register() {
-    # register NAME TYPE: succeeds when created now or registered before.
-    if out="$(temporal operator search-attribute create --namespace "$NAMESPACE" \
-        --name "$1" --type "$2" --address "$ADDRESS" 2>&1)"; then
-        echo "registered search attribute $1 ($2)"
-        return 0
-    fi
-    case "$out" in
-        *"already exists"* | *"already registered"*)
-            echo "search attribute $1 already registered"
-            return 0
-            ;;
-    esac
-    echo "$out" >&2
-    return 1
-}
-
-for pair in "$@"; do
-    # A namespace created a moment ago may not be visible to every service yet: retry.
-    retry 30 "search attribute ${pair%%=*}" register "${pair%%=*}" "${pair#*=}"
-done
-
-# Wait until the server lists every attribute, so workers never upsert an unknown one.
-all_listed() {
-    listed="$(temporal operator search-attribute list --namespace "$NAMESPACE" \
-        --address "$ADDRESS" 2>/dev/null)" || return 1
-    for pair in "$@"; do
-        printf '%s\n' "$listed" | grep -qw -- "${pair%%=*}" || return 1
-    done
-}
-retry 30 "search attributes to be listed" all_listed "$@"
-echo "namespace $NAMESPACE is ready with $# Baton search attributes"
