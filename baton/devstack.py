@@ -146,6 +146,12 @@ class DevStack:
                 )
             check_port_free(host, port, "Temporal frontend", "BATON_TEMPORAL_ADDRESS")
             check_port_free(host, s.temporal_ui_port, "Temporal Web UI", "BATON_TEMPORAL_UI_URL")
+            check_port_free(
+                host, s.temporal_http_port, "Temporal HTTP API", "BATON_TEMPORAL_HTTP_PORT"
+            )
+            check_port_free(
+                host, s.temporal_metrics_port, "Temporal metrics", "BATON_TEMPORAL_METRICS_PORT"
+            )
         systems_host, systems_port = s.systems_host_port
         check_port_free(systems_host, systems_port, "systems sandbox", "BATON_SYSTEMS_URL")
         check_port_free(s.api_host, s.api_port, "Baton API", "BATON_API_PORT")
@@ -193,6 +199,11 @@ class DevStack:
             str(port),
             "--ui-port",
             str(s.temporal_ui_port),
+            # Unnamed, these two would be random and could take a port meant for another part.
+            "--http-port",
+            str(s.temporal_http_port),
+            "--metrics-port",
+            str(s.temporal_metrics_port),
             "--namespace",
             s.temporal_namespace,
             "--log-level",

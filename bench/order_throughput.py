@@ -56,7 +56,7 @@ def start_stack(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
         "BATON_LOG_LEVEL": "WARNING",
     }
     stack = subprocess.Popen(
-        [sys.executable, "-m", "core", "dev"],
+        [sys.executable, "-m", "baton", "dev"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

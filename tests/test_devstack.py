@@ -15,26 +15,25 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.conftest import temporal_address
+from tests.ports import free_ports
 
 START_TIMEOUT_S = 90
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
+    """Every port the stack binds is named, and outside the kernel's ephemeral range (see
+    tests/ports.py): nothing else can take one between this choice and the child's bind."""
+    temporal, ui, http, metrics, systems, api = free_ports(6)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(
         BATON_DATA_DIR=str(tmp_path / "data"),
-        BATON_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
-        BATON_TEMPORAL_UI_URL=f"http://127.0.0.1:{free_port()}",
-        BATON_SYSTEMS_URL=f"http://127.0.0.1:{free_port()}",
-        BATON_API_PORT=str(free_port()),
+        BATON_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal}",
+        BATON_TEMPORAL_UI_URL=f"http://127.0.0.1:{ui}",
+        BATON_TEMPORAL_HTTP_PORT=str(http),
+        BATON_TEMPORAL_METRICS_PORT=str(metrics),
+        BATON_SYSTEMS_URL=f"http://127.0.0.1:{systems}",
+        BATON_API_PORT=str(api),
     )
     return env
 
@@ -57,7 +56,7 @@ def stack_pids(data_dir: str) -> list[int]:
 def running_stack(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
     """Starts `baton dev` and returns once it prints that it is up (or fails the test)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "core", "dev"],
+        [sys.executable, "-m", "baton", "dev"],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -103,6 +102,10 @@ async def test_start_serve_stop_and_restart_with_data_kept(
             assert health["temporal"]["status"] == "ok"
             assert health["database"]["status"] == "ok"
             assert (await http.get(stack_env["BATON_TEMPORAL_UI_URL"])).status_code == 200
+            temporal_http = f"http://127.0.0.1:{stack_env['BATON_TEMPORAL_HTTP_PORT']}"
+            assert (await http.get(f"{temporal_http}/api/v1/namespaces")).status_code == 200
+            metrics = f"http://127.0.0.1:{stack_env['BATON_TEMPORAL_METRICS_PORT']}/metrics"
+            assert (await http.get(metrics)).status_code == 200
             me = await http.get(f"{api}/v1/me", headers={"Authorization": "Bearer dev-alice"})
             assert me.json()["name"] == "alice"
             sandbox = await http.get(f"{stack_env['BATON_SYSTEMS_URL']}/health")
@@ -126,13 +129,19 @@ async def test_start_serve_stop_and_restart_with_data_kept(
     assert stack_pids(data_dir) == []
 
 
-def test_a_port_in_use_is_named_with_its_setting(stack_env: dict[str, str], tmp_path: Path) -> None:
-    port = int(stack_env["BATON_API_PORT"])
+@pytest.mark.parametrize(
+    ("setting", "what"),
+    [("BATON_API_PORT", "Baton API"), ("BATON_TEMPORAL_METRICS_PORT", "Temporal metrics")],
+)
+def test_a_port_in_use_is_named_with_its_setting(
+    stack_env: dict[str, str], tmp_path: Path, setting: str, what: str
+) -> None:
+    port = int(stack_env[setting])
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "core", "dev"],
+            [sys.executable, "-m", "baton", "dev"],
             env=stack_env,
             cwd=tmp_path,
             capture_output=True,
@@ -140,8 +149,8 @@ def test_a_port_in_use_is_named_with_its_setting(stack_env: dict[str, str], tmp_
             timeout=60,
         )
     assert result.returncode == 1
-    assert f"port {port} (Baton API) is already in use" in result.stderr
-    assert "BATON_API_PORT" in result.stderr
+    assert f"port {port} ({what}) is already in use" in result.stderr
+    assert setting in result.stderr
     assert "starting temporal" not in result.stderr  # it checks every port before starting
     assert stack_pids(stack_env["BATON_DATA_DIR"]) == []
 

@@ -1,7 +1,6 @@
 """A task and its escalation timers survive a worker restart and a Temporal server restart."""
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,19 +18,13 @@ from core.inbox import HumanTask
 from core.settings import Settings
 from core.temporal import ensure_search_attributes
 from tests.flows import TEST_WORKFLOWS, ApprovalInput, ApprovalProcess
+from tests.ports import free_port
 from workers.registry import content_for
 from workers.resources import Resources, worker_resources
 from workers.run import run_workers
 from workflows.contracts.queues import Queues, TaskQueue
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import EscalationRung, TaskSpec, task_id_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @asynccontextmanager

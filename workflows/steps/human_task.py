@@ -47,6 +47,8 @@ from workflows.contracts.tasks import (
 from workflows.steps.calls import INBOX_TIMEOUT, call
 from workflows.steps.ledger import record_decision
 
+# A timer applied this much after its time says so in the task's history (after an outage).
+LATE = timedelta(seconds=2)
 # A lost reminder is better than a task stuck behind an unreachable mail system.
 NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 
@@ -167,14 +169,19 @@ class HumanTaskWorkflow:
         return min((t for t in times if t is not None), default=None)
 
     async def _on_time(self) -> None:
+        """Applies what fell due. After an outage several rungs and the expiry may be due at
+        once: every rung due before the expiry is applied in order, with its notification and
+        a history entry that says how late, and only then the expiry, so nobody on the ladder
+        silently misses a task."""
         now = workflow.now()
         expires_at = self._expires_at()
+        while (rung_at := self._next_rung_at()) and rung_at <= now:
+            if expires_at and rung_at >= expires_at:
+                break  # the task expired before this rung was due
+            await self._escalate(late=now - rung_at)
         if expires_at and now >= expires_at:
             await self._expire()
             return
-        rung_at = self._next_rung_at()
-        if rung_at and now >= rung_at:
-            await self._escalate()
         reminder_at = self._next_reminder_at()
         if reminder_at and now >= reminder_at and self.spec.remind_every:
             # After downtime, one reminder for all the missed ones.
@@ -182,16 +189,18 @@ class HumanTaskWorkflow:
             await self._notify_candidates(f"Reminder: {self.spec.title}")
             await self._write(f"reminder {self.state.reminders_sent} sent")
 
-    async def _escalate(self) -> None:
+    async def _escalate(self, late: timedelta) -> None:
         rung = self.spec.escalation[self.state.escalation_level]
         self.state.escalation_level += 1
         self.state.candidate_roles = list(rung.roles)
         self.state.assignee = rung.assignee
         workflow.logger.info("task %s escalated to %s", self.task_id, rung.roles)
-        await self._write(
-            f"escalated (level {self.state.escalation_level}) to "
-            + ", ".join(role.value for role in rung.roles)
+        event = f"escalated (level {self.state.escalation_level}) to " + ", ".join(
+            role.value for role in rung.roles
         )
+        if late >= LATE:
+            event += f", {late.total_seconds():.0f} s late (the workers or Temporal were down)"
+        await self._write(event)
         if rung.notify:
             await self._notify_candidates(f"Escalated to you: {self.spec.title}")
 
