@@ -4,9 +4,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -76,17 +77,21 @@ def inbox_row(settings: Settings, task_id: str) -> HumanTask | None:
     return task
 
 
-async def test_escalation_fires_after_worker_and_server_restarts(
+async def test_an_outage_past_every_timer_applies_the_ladder_in_order(
     tmp_path: Path, settings: Settings, systems_url: str
 ) -> None:
+    """Workers and server stay down past the escalation and the expiry: on restart the rung is
+    applied first (with its notification, marked late), then the expiry. However long the
+    restart takes, the result is the same."""
     settings = settings.model_copy(update={"systems_url": systems_url})
     database, port, prefix = tmp_path / "temporal.db", free_port(), "durable-"
+    escalate_after, expire_after = timedelta(seconds=4), timedelta(seconds=6)
     spec = TaskSpec(
         name="approval",
         title="Approve order SO-77",
         candidate_roles=[Role.SALES_MANAGER],
-        escalation=[EscalationRung(after=timedelta(seconds=4), roles=[Role.FINANCE_CONTROLLER])],
-        expire_after=timedelta(seconds=7),
+        escalation=[EscalationRung(after=escalate_after, roles=[Role.FINANCE_CONTROLLER])],
+        expire_after=expire_after,
         expiry_outcome="reject",
     )
     process_id = f"durable-{uuid.uuid4().hex[:8]}"
@@ -105,14 +110,29 @@ async def test_escalation_fires_after_worker_and_server_restarts(
             )
             await until_in_inbox(settings, task_id)
         # Workers and server are gone; the task's timers live on in the server's file.
-        await asyncio.sleep(1)
+        down = inbox_row(settings, task_id)
+        assert down is not None
+        created = down.created_at.replace(tzinfo=UTC)
+        # Stay down until both timers are past due: a point in time, whatever the machine does.
+        past_due = created + expire_after + timedelta(seconds=1) - datetime.now(UTC)
+        await asyncio.sleep(max(past_due.total_seconds(), 0))
         async with file_backed_server(database, port) as client, workers(client, resources, prefix):
             result = await client.get_workflow_handle_for(ApprovalProcess.run, process_id).result()
 
     assert (result.outcome, result.expired, result.escalation_level) == ("reject", True, 1)
     task = inbox_row(settings, task_id)
     assert task is not None
-    escalated = next(e for e in task.history if e["event"].startswith("escalated"))
-    at = datetime.fromisoformat(escalated["at"])
-    assert at - task.created_at.replace(tzinfo=at.tzinfo) >= timedelta(seconds=4)
-    assert [e["event"] for e in task.history][-1] == "expired; outcome reject"
+    events = [entry["event"] for entry in task.history]
+    escalated = next(i for i, event in enumerate(events) if event.startswith("escalated"))
+    assert events[escalated + 1 :] == ["expired; outcome reject"]
+    at = datetime.fromisoformat(task.history[escalated]["at"]).replace(tzinfo=UTC)
+    assert at - created >= escalate_after
+    if down.escalation_level == 0:  # it was down when the rung fell due: applied on restart
+        assert "late" in events[escalated], events
+        async with httpx.AsyncClient(base_url=systems_url) as sandbox:
+            outbox = (await sandbox.get("/notifications", params={"ref": task_id})).json()
+        subjects = [(m["recipient"], m["subject"]) for m in outbox]
+        assert subjects == [
+            ("role:finance_controller", "Escalated to you: Approve order SO-77"),
+            ("role:finance_controller", "Expired with outcome reject: Approve order SO-77"),
+        ]

@@ -1,0 +1,97 @@
+"""A tiny process built from the kit, as README's "How to add a process" says: its contracts
+(here beside its workflow; in Baton they go to workflows/contracts/), its workflow, its catalogue
+entry, and its registration with the processes worker (the tests' stack adds TEST_WORKFLOWS).
+
+restock: read the price (ERP bot) -> a sales manager approves -> tell the warehouse (bot).
+"""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field, ValidationError
+from temporalio import workflow
+
+from workflows.contracts.bots import BotActivity, Catalogue, CatalogueRequest, Notified, Notify
+from workflows.contracts.processes import ProcessInput, ProcessRun, ProcessState, ProcessType
+from workflows.contracts.roles import Role
+from workflows.contracts.tasks import TaskSpec
+from workflows.steps.process import Process, Rejected
+
+# -- contracts ----------------------------------------------------------------------------------
+
+
+class RestockInput(ProcessInput):
+    sku: str = Field(min_length=1, max_length=50)
+    quantity: int = Field(gt=0, le=10_000)
+
+    def title(self) -> str:
+        return f"Restock {self.quantity} x {self.sku}"
+
+
+class RestockPolicy(BaseModel):
+    approval_expires: timedelta = timedelta(hours=8)
+
+
+class RestockRun(ProcessRun):
+    restock: RestockInput
+    policy: RestockPolicy = Field(default_factory=RestockPolicy)
+
+
+RESTOCK = ProcessType(
+    name="test-restock",
+    workflow="TestRestock",
+    description="A sales manager approves buying stock; the warehouse is told.",
+    roles=(Role.SALES_MANAGER,),
+    input_model=RestockInput,
+    run_model=RestockRun,
+    input_field="restock",
+    policy_model=RestockPolicy,
+    key_prefix="RS",
+)
+
+# -- workflow -----------------------------------------------------------------------------------
+
+
+class RestockRejected(Rejected):
+    pass
+
+
+@workflow.defn(name=RESTOCK.workflow, failure_exception_types=[ValidationError])
+class RestockWorkflow(Process[RestockRun]):
+    process_type = RESTOCK
+
+    @workflow.run
+    async def run(self, run: RestockRun) -> ProcessState:
+        return await self.conduct(self._stages)
+
+    async def _stages(self) -> None:
+        restock, key = self.run_input.restock, self.run_input.business_key
+        self.tracker.stage("price")
+        catalogue = await self.bot_step(
+            "read the price", BotActivity.GET_CATALOGUE, CatalogueRequest(), Catalogue, "ERP"
+        )
+        price = next((p.unit_price for p in catalogue.products if p.sku == restock.sku), None)
+        if price is None:
+            raise RestockRejected(f"unknown SKU {restock.sku}")
+        amount = round(price * restock.quantity, 2)
+        decided = await self.task(
+            TaskSpec(
+                name="approval",
+                title=f"Buy {restock.quantity} x {restock.sku} for {amount:,.2f}?",
+                candidate_roles=[Role.SALES_MANAGER],
+                expire_after=self.run_input.policy.approval_expires,
+                expiry_outcome="reject",
+                requester=self.run_input.requested_by,
+            ),
+            "a sales manager",
+        )
+        if decided.outcome != "approve":
+            raise RestockRejected(f"rejected by {', '.join(decided.decided_by)}")
+        self.tracker.stage("warehouse")
+        await self.bot_step(
+            "tell the warehouse",
+            BotActivity.NOTIFY,
+            Notify(recipient="warehouse", subject=f"Restock {restock.sku}", ref=key),
+            Notified,
+            f"Notify the warehouse: {restock.quantity} x {restock.sku}",
+        )
+        self.complete({"outcome": "restocked", "amount": amount})
