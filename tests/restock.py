@@ -7,14 +7,14 @@ restock: read the price (ERP bot) -> a sales manager approves -> tell the wareho
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from temporalio import workflow
 
 from workflows.contracts.bots import BotActivity, Catalogue, CatalogueRequest, Notified, Notify
 from workflows.contracts.processes import ProcessInput, ProcessRun, ProcessState, ProcessType
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import TaskSpec
-from workflows.steps.process import Process, Rejected
+from workflows.steps.process import Process, Rejected, process
 
 # -- contracts ----------------------------------------------------------------------------------
 
@@ -51,28 +51,34 @@ RESTOCK = ProcessType(
 # -- workflow -----------------------------------------------------------------------------------
 
 
-class RestockRejected(Rejected):
-    pass
-
-
-@workflow.defn(name=RESTOCK.workflow, failure_exception_types=[ValidationError])
+@process(RESTOCK)
 class RestockWorkflow(Process[RestockRun]):
-    process_type = RESTOCK
+    @workflow.init  # the SDK wants the initialiser typed exactly like `run`
+    def __init__(self, run: RestockRun) -> None:
+        super().__init__(run)
 
     @workflow.run
     async def run(self, run: RestockRun) -> ProcessState:
-        return await self.conduct(self._stages)
+        async with self.conducting():
+            amount = await self._price()
+            await self._approve(amount)
+            await self._tell_the_warehouse()
+            self.complete({"outcome": "restocked", "amount": amount})
+        return self.live_state()
 
-    async def _stages(self) -> None:
-        restock, key = self.run_input.restock, self.run_input.business_key
+    async def _price(self) -> float:
+        restock = self.run_input.restock
         self.tracker.stage("price")
         catalogue = await self.bot_step(
             "read the price", BotActivity.GET_CATALOGUE, CatalogueRequest(), Catalogue, "ERP"
         )
         price = next((p.unit_price for p in catalogue.products if p.sku == restock.sku), None)
         if price is None:
-            raise RestockRejected(f"unknown SKU {restock.sku}")
-        amount = round(price * restock.quantity, 2)
+            raise Rejected(f"unknown SKU {restock.sku}")
+        return round(price * restock.quantity, 2)
+
+    async def _approve(self, amount: float) -> None:
+        restock = self.run_input.restock
         decided = await self.task(
             TaskSpec(
                 name="approval",
@@ -85,7 +91,10 @@ class RestockWorkflow(Process[RestockRun]):
             "a sales manager",
         )
         if decided.outcome != "approve":
-            raise RestockRejected(f"rejected by {', '.join(decided.decided_by)}")
+            raise Rejected(f"rejected by {', '.join(decided.decided_by)}")
+
+    async def _tell_the_warehouse(self) -> None:
+        restock, key = self.run_input.restock, self.run_input.business_key
         self.tracker.stage("warehouse")
         await self.bot_step(
             "tell the warehouse",
@@ -94,4 +103,3 @@ class RestockWorkflow(Process[RestockRun]):
             Notified,
             f"Notify the warehouse: {restock.quantity} x {restock.sku}",
         )
-        self.complete({"outcome": "restocked", "amount": amount})

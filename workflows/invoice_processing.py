@@ -52,7 +52,7 @@ from workflows.contracts.tasks import (
     TaskForm,
     TaskSpec,
 )
-from workflows.steps.process import Process, Rejected
+from workflows.steps.process import Process, Rejected, process
 from workflows.steps.saga import Saga
 
 # The fields a clerk sees pre-filled and may correct when the AI is unsure.
@@ -69,14 +69,8 @@ REVIEW_FIELDS: tuple[tuple[str, FieldType], ...] = (
 REQUIRED = ("vendor_id", "invoice_number", "currency", "total")
 
 
-class InvoiceRejected(Rejected):
-    pass
-
-
-@workflow.defn(name=INVOICE_PROCESSING.workflow, failure_exception_types=[ValidationError])
+@process(INVOICE_PROCESSING)
 class InvoiceProcessingWorkflow(Process[InvoiceRun]):
-    process_type = INVOICE_PROCESSING
-
     @workflow.init
     def __init__(self, run: InvoiceRun) -> None:
         super().__init__(run)
@@ -102,14 +96,13 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
 
     @workflow.run
     async def run(self, run: InvoiceRun) -> ProcessState:
-        return await self.conduct(self._stages)
-
-    async def _stages(self) -> None:
-        invoice = await self._extract()
-        registered = await self._register(invoice)
-        await self._match(invoice)
-        await self._approve(invoice)
-        await self._pay(invoice, registered)
+        async with self.conducting():
+            invoice = await self._extract()
+            registered = await self._register(invoice)
+            await self._match(invoice)
+            await self._approve(invoice)
+            await self._pay(invoice, registered)
+        return self.live_state()
 
     # -- the stages -------------------------------------------------------------------------------
 
@@ -177,11 +170,11 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         )
         result = await self.task(spec, "an AP clerk")
         if result.outcome != "confirm":
-            raise InvoiceRejected(f"the AP clerk rejected it ({result.comment or result.outcome})")
+            raise Rejected(f"the AP clerk rejected it ({result.comment or result.outcome})")
         try:
             corrected = ExtractInvoiceResult.model_validate({**shown, **result.data})
         except ValidationError as exc:
-            raise InvoiceRejected(f"the corrected invoice is invalid: {exc}") from None
+            raise Rejected(f"the corrected invoice is invalid: {exc}") from None
         # Corrections are evaluation data: a later training run compares them with the AI.
         await self.ledger(
             "invoice-correction",
@@ -219,7 +212,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             details = cause.details[0] if cause.details else {}
             original = (details.get("details") or {}).get("invoice_id")
             reason = f"duplicate of invoice {original} ({number} of {vendor})"
-            raise InvoiceRejected(
+            raise Rejected(
                 reason, {"outcome": "duplicate", "reason": reason, "original_invoice_id": original}
             ) from None
 
@@ -290,7 +283,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         if result.outcome == "request_credit_note":
             await self._await_credit_note(invoice)
             return
-        raise InvoiceRejected(f"the match failed: {'; '.join(self.variances)}")
+        raise Rejected(f"the match failed: {'; '.join(self.variances)}")
 
     async def _await_credit_note(self, invoice: ExtractInvoiceResult) -> None:
         policy = self.run_input.policy
@@ -300,7 +293,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         while self.credit_note is None:
             left = deadline - workflow.now()
             if left <= timedelta(0):
-                raise InvoiceRejected("no credit note arrived in time")
+                raise Rejected("no credit note arrived in time")
             try:
                 await workflow.wait_condition(
                     lambda: self.credit_note is not None,
@@ -355,7 +348,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             why = "the approval expired" if result.expired else "rejected by "
             if not result.expired:
                 why += ", ".join(result.decided_by)
-            raise InvoiceRejected(f"{why}: {result.comment}".rstrip(": "))
+            raise Rejected(f"{why}: {result.comment}".rstrip(": "))
         self.approved_by = result.decided_by
 
     async def _pay(self, invoice: ExtractInvoiceResult, registered: InvoiceRegistered) -> None:

@@ -61,18 +61,12 @@ from workflows.contracts.tasks import (
     TaskForm,
     TaskSpec,
 )
-from workflows.steps.process import Process, Rejected
+from workflows.steps.process import Process, Rejected, process
 from workflows.steps.saga import all_settled
 
 
-class OrderRejected(Rejected):
-    pass
-
-
-@workflow.defn(name=ORDER_FULFILLMENT.workflow, failure_exception_types=[ValidationError])
+@process(ORDER_FULFILLMENT)
 class OrderFulfillmentWorkflow(Process[OrderRun]):
-    process_type = ORDER_FULFILLMENT
-
     @workflow.init
     def __init__(self, run: OrderRun) -> None:
         super().__init__(run)
@@ -91,15 +85,14 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
 
     @workflow.run
     async def run(self, run: OrderRun) -> ProcessState:
-        return await self.conduct(self._stages)
-
-    async def _stages(self) -> None:
-        interaction = await self._capture()
-        await self._understand()
-        credit, risk = await self._check()
-        await self._decide(credit, risk)
-        promised = await self._fulfil()
-        await self._confirm(interaction, promised)
+        async with self.conducting():
+            interaction = await self._capture()
+            await self._understand()
+            credit, risk = await self._check()
+            await self._decide(credit, risk)
+            promised = await self._fulfil()
+            await self._confirm(interaction, promised)
+        return self.live_state()
 
     # -- the stages -------------------------------------------------------------------------------
 
@@ -137,7 +130,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             await self._read_message(message, catalogue)
         unknown = sorted({line.sku for line in self.lines} - set(self.prices))
         if unknown:
-            raise OrderRejected(f"unknown SKU: {', '.join(unknown)}")
+            raise Rejected(f"unknown SKU: {', '.join(unknown)}")
 
     async def _read_message(self, message: str, catalogue: Catalogue) -> None:
         classified = await self.ai_step(
@@ -150,7 +143,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
         )
         threshold = self.run_input.policy.confidence_threshold
         if classified.intent is not Intent.ORDER and classified.confidence >= threshold:
-            raise OrderRejected(f"the message is not an order ({classified.intent.value})")
+            raise Rejected(f"the message is not an order ({classified.intent.value})")
         extracted = await self.ai_step(
             "extract the order lines",
             AIActivity.EXTRACT_ORDER,
@@ -196,13 +189,11 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
         )
         result = await self.task(spec, "a sales rep")
         if result.outcome != "confirm":
-            raise OrderRejected(
-                f"the sales rep rejected the order ({result.comment or result.outcome})"
-            )
+            raise Rejected(f"the sales rep rejected the order ({result.comment or result.outcome})")
         try:
             self.lines = [OrderLine.model_validate(line) for line in result.data["lines"]]
         except (ValidationError, TypeError) as exc:
-            raise OrderRejected(f"the corrected lines are invalid: {exc}") from None
+            raise Rejected(f"the corrected lines are invalid: {exc}") from None
 
     async def _check(self) -> tuple[CustomerCredit, ScoreRiskResult]:
         self.tracker.stage("check")
@@ -269,7 +260,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
                 if result.expired
                 else f"rejected by {', '.join(result.decided_by)}"
             )
-            raise OrderRejected(f"{why}: {result.comment}".rstrip(": "))
+            raise Rejected(f"{why}: {result.comment}".rstrip(": "))
 
     async def _fulfil(self) -> date:
         """Reserve stock (then produce the shortfall) and book the forecast, in parallel."""

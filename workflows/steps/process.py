@@ -1,14 +1,20 @@
 """The process kit: what every process workflow shares, so a process file holds only its stages.
 
-A process subclasses `Process`, declares its catalogue entry, and writes `run` as its stages:
+A process subclasses `Process`, is declared with its catalogue entry, and its `run` reads as
+the business process:
 
-    @workflow.defn(name=ORDER_FULFILLMENT.workflow, failure_exception_types=[ValidationError])
+    @process(ORDER_FULFILLMENT)
     class OrderFulfillmentWorkflow(Process[OrderRun]):
-        process_type = ORDER_FULFILLMENT
+        @workflow.init  # typed exactly like `run`, as the SDK wants
+        def __init__(self, run: OrderRun) -> None:
+            super().__init__(run)  # then the process's own state
 
         @workflow.run
         async def run(self, run: OrderRun) -> ProcessState:
-            return await self.conduct(self._stages)
+            async with self.conducting():
+                await self._capture()
+                ...
+            return self.live_state()
 
 The kit owns the live state (the `state` query, which only reads), the tracker (stages, steps,
 the BatonStatus/BatonStage/BatonWaitingOn search attributes), the saga, the task priority of
@@ -17,10 +23,11 @@ and ledger calls.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority as TemporalPriority
 from temporalio.exceptions import (
@@ -48,11 +55,23 @@ from workflows.steps.tracker import Tracker
 
 RunT = TypeVar("RunT", bound=ProcessRun)
 AIR = TypeVar("AIR", bound=AIResult)
+P = TypeVar("P", bound="type[Process[Any]]")
+
+
+def process(ptype: ProcessType) -> Callable[[P], P]:
+    """Declares a process workflow: its Temporal type name and its catalogue entry come from
+    one place, and an input that fails validation fails the run instead of retrying its first
+    task forever (sdk-python #815)."""
+
+    def declare(cls: P) -> P:
+        cls.process_type = ptype
+        return workflow.defn(name=ptype.workflow, failure_exception_types=[ValidationError])(cls)
+
+    return declare
 
 
 class Rejected(Exception):
-    """A business rule said no: the process compensates and ends `rejected`. Each process
-    raises its own subclass, so its code reads as its business."""
+    """A business rule said no: the process compensates and ends `rejected` with the reason."""
 
     def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
@@ -93,8 +112,11 @@ class Process(Generic[RunT]):
         state.data.update(self.view())
         return state
 
-    async def conduct(self, stages: Callable[[], Awaitable[None]]) -> ProcessState:
-        """Runs the stages; a rejection, a cancellation or a failure undoes what was done."""
+    @asynccontextmanager
+    async def conducting(self) -> AsyncIterator[None]:
+        """Runs the stages inside it. A rejection undoes what was done and ends the process
+        `rejected`; a cancellation undoes it and ends it `cancelled`; a failed step undoes it
+        and fails the run. On the way out it waits for running handlers to finish."""
         run = self.run_input
         given: ProcessInput = getattr(run, self.process_type.input_field)
         workflow.upsert_search_attributes(
@@ -106,7 +128,7 @@ class Process(Generic[RunT]):
             ]
         )
         try:
-            await stages()
+            yield
         except Rejected as rejected:
             await self.undo("rejected")
             await self.on_rejected(rejected)
@@ -127,7 +149,6 @@ class Process(Generic[RunT]):
                 self.state.reason, type="ProcessFailed", non_retryable=True
             ) from failure
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.live_state()
 
     def complete(self, result: dict[str, Any]) -> None:
         self.state.result = result
