@@ -1,22 +1,17 @@
 """Shared fixtures: one real Temporal dev server per session, databases, in-process servers."""
 
 import asyncio
+import logging
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -29,11 +24,11 @@ from core.settings import Settings
 from core.temporal import ensure_search_attributes
 from systems.app import create_app as create_systems
 from tests.flows import TEST_WORKFLOWS
+from tests.helpers import FAST_POLICY, Stack, serve, temporal_address
 from workers.registry import content_for
 from workers.resources import worker_resources
 from workers.run import run_workers
-from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
-from workflows.contracts.processes import ProcessType
+from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.queues import Queues, TaskQueue
 
 POSTGRES_URL = os.environ.get(
@@ -57,6 +52,39 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+# The SDK warns when a workflow finishes while signal or update handlers still run. pyproject's
+# filterwarnings makes those warnings errors, but they are raised in a worker's thread, where the
+# worker only logs the error (and retries the workflow task): this fixture fails the test.
+UNFINISHED_HANDLERS = (
+    workflow.UnfinishedSignalHandlersWarning,
+    workflow.UnfinishedUpdateHandlersWarning,
+)
+
+
+class _UnfinishedHandlers(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, UNFINISHED_HANDLERS):
+            self.seen.append(f"{type(error).__name__}: {error}")
+
+
+@pytest.fixture(autouse=True)
+def unfinished_handlers_fail_the_test() -> Iterator[None]:
+    recorder = _UnfinishedHandlers()
+    logger = logging.getLogger("temporalio")
+    logger.addHandler(recorder)
+    try:
+        yield  # torn down after the test's workers stop, so late warnings count too
+    finally:
+        logger.removeHandler(recorder)
+    if recorder.seen:
+        pytest.fail("\n".join(dict.fromkeys(recorder.seen)), pytrace=False)
+
+
 @pytest.fixture
 def client(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
@@ -66,10 +94,6 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 def task_queue() -> str:
     """A fresh task queue, so no test sees another's tasks on the shared server."""
     return f"test-{uuid.uuid4().hex[:12]}"
-
-
-def temporal_address(client: Client) -> str:
-    return client.service_client.config.target_host
 
 
 # -- databases --------------------------------------------------------------------------------
@@ -135,29 +159,6 @@ def settings(tmp_path: Path, client: Client) -> Settings:
     )
 
 
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Runs `app` with uvicorn in this event loop on a free port; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted sockets inherit it: no 40 ms Nagle/delayed-ACK stall per response.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()  # raises the start-up error
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 @pytest.fixture(scope="session")
 async def systems_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """One sandbox for the session; tests that count its writes reset it first."""
@@ -174,31 +175,6 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 # -- the whole stack, on task queues of the test's own ---------------------------------------
-
-# Every duration of the order process in seconds, so escalations happen within a test.
-FAST_POLICY = OrderPolicy(
-    approval_due=timedelta(seconds=2),
-    approval_expires=timedelta(seconds=30),
-    remind_every=None,
-    review_expires=timedelta(seconds=60),
-)
-
-
-@dataclass
-class Stack:
-    client: Client
-    api: httpx.AsyncClient
-    sandbox: httpx.AsyncClient
-    settings: Settings
-    queues: Queues
-    processes: str  # the task queue of this test's workflows
-
-    def as_user(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"}
-
-    def set_policy(self, ptype: ProcessType, policy: BaseModel) -> None:
-        """Processes started from now on get this policy (the API reads these settings)."""
-        self.settings.policies[ptype.name] = policy.model_dump(mode="json")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from tests.restock import RestockWorkflow
 from workflows.contracts.bots import (
     AddForecast,
     BotActivity,
@@ -89,4 +90,4 @@ class ReorderedOrderFulfillment:
         await workflow.sleep(1)
 
 
-TEST_WORKFLOWS = [ReserveAndForecast, ShoutWorkflow, ApprovalProcess]
+TEST_WORKFLOWS = [ReserveAndForecast, ShoutWorkflow, ApprovalProcess, RestockWorkflow]

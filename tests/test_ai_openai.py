@@ -18,7 +18,7 @@ from activities.ai.local.provider import LocalProvider
 from activities.ai.openai_compat import OpenAIProvider
 from activities.ai.provider import InvalidAIRequest, InvalidModelOutput
 from core.settings import Settings
-from tests.conftest import serve
+from tests.helpers import serve
 from workflows.contracts.ai import (
     ClassifyMessageRequest,
     ExtractOrderRequest,

@@ -9,7 +9,7 @@ from api.app import create_app
 from api.errors import install_error_handlers
 from core.db import make_engine
 from core.settings import Environment, Settings
-from tests.conftest import serve
+from tests.helpers import serve
 
 
 async def test_health_reports_temporal_and_database_ok(api: httpx.AsyncClient) -> None:

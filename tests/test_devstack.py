@@ -14,7 +14,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from tests.conftest import temporal_address
+from tests.helpers import temporal_address
 from tests.ports import free_ports
 
 START_TIMEOUT_S = 90

@@ -5,15 +5,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlmodel import select
 from temporalio.client import WorkflowHandle
 
 from core.db import make_engine, session_scope
 from core.ledger import LedgerRow, for_process
 from core.users import add_user
-from tests.conftest import Stack
 from tests.flows import ApprovalInput, ApprovalProcess
+from tests.helpers import ALICE, BOB, CAROL, ERIN, Stack, post_decision, wait_for, wait_for_task
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
@@ -27,8 +26,6 @@ from workflows.contracts.tasks import (
     VerdictLookup,
     task_id_for,
 )
-
-BOB, CAROL, ALICE, ERIN = "dev-bob", "dev-carol", "dev-alice", "dev-erin"
 
 
 def approval(**overrides: Any) -> TaskSpec:
@@ -53,28 +50,8 @@ async def start(
         task_queue=stack.processes,
     )
     task_id = task_id_for(process_id, spec.name)
-    await wait_for_task(stack, task_id)
+    await wait_for_task(stack, task_id, ERIN)
     return handle, task_id
-
-
-async def wait_for_task(stack: Stack, task_id: str) -> dict[str, Any]:
-    for _ in range(200):
-        response = await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(ERIN))
-        if response.status_code == 200:
-            task: dict[str, Any] = response.json()
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"task {task_id} never reached the inbox")
-
-
-async def decide(
-    stack: Stack, task_id: str, key: str, outcome: str = "approve", **extra: Any
-) -> httpx.Response:
-    return await stack.api.post(
-        f"/v1/tasks/{task_id}/decision",
-        json={"outcome": outcome, **extra},
-        headers=stack.as_user(key),
-    )
 
 
 def ledger(stack: Stack, process_id: str) -> list[LedgerRow]:
@@ -95,7 +72,7 @@ async def test_one_approval_through_the_api(stack: Stack) -> None:
     inbox = (await stack.api.get("/v1/tasks", headers=stack.as_user(BOB))).json()
     assert task_id in [task["task_id"] for task in inbox["items"]]
 
-    response = await decide(stack, task_id, BOB, comment="fine", data={"note": "ok"})
+    response = await post_decision(stack, task_id, BOB, comment="fine", data={"note": "ok"})
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "completed"
     assert response.json()["outcome"] == "approve"
@@ -104,7 +81,7 @@ async def test_one_approval_through_the_api(stack: Stack) -> None:
     assert result.decided_by == ["bob"]
     assert result.comment == "fine"
 
-    again = await decide(stack, task_id, BOB)
+    again = await post_decision(stack, task_id, BOB)
     assert again.status_code == 409
     rows = ledger(stack, handle.id)
     assert [(r.actor_kind, r.actor, r.outcome, r.applied) for r in rows] == [
@@ -119,7 +96,7 @@ async def test_inbox_shows_only_what_roles_allow(stack: Stack) -> None:
     ).status_code == 404
     mine = (await stack.api.get("/v1/tasks", headers=stack.as_user(ALICE))).json()["items"]
     assert task_id not in [task["task_id"] for task in mine]
-    denied = await decide(stack, task_id, ALICE)
+    denied = await post_decision(stack, task_id, ALICE)
     assert denied.status_code == 404  # no leak that the task exists
     detail = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(BOB))).json()
     assert detail["outcomes"] == ["approve", "reject"]
@@ -129,10 +106,10 @@ async def test_inbox_shows_only_what_roles_allow(stack: Stack) -> None:
 
 async def test_four_eyes_and_unknown_outcome(stack: Stack) -> None:
     handle, task_id = await start(stack, approval(requester="bob"))
-    four_eyes = await decide(stack, task_id, BOB)
+    four_eyes = await post_decision(stack, task_id, BOB)
     assert four_eyes.status_code == 403
     assert "four-eyes" in four_eyes.json()["error"]["message"]
-    unknown = await decide(stack, task_id, ERIN, outcome="maybe")
+    unknown = await post_decision(stack, task_id, ERIN, outcome="maybe")
     assert unknown.status_code == 422
     assert unknown.json()["error"]["details"][0]["field"] == "body.outcome"
     rows = ledger(stack, handle.id)
@@ -148,8 +125,8 @@ async def test_two_people_deciding_at_once_one_wins(stack: Stack) -> None:
     engine.dispose()
     handle, task_id = await start(stack, approval())
     answers = await asyncio.gather(
-        decide(stack, task_id, BOB, outcome="approve"),
-        decide(stack, task_id, key, outcome="reject"),
+        post_decision(stack, task_id, BOB, outcome="approve"),
+        post_decision(stack, task_id, key, outcome="reject"),
     )
     assert sorted(answer.status_code for answer in answers) == [200, 409]
     result = await handle.result()
@@ -163,14 +140,14 @@ async def test_two_people_deciding_at_once_one_wins(stack: Stack) -> None:
 async def signal(stack: Stack, task_id: str, action: TaskAction) -> VerdictLookup:
     handle = stack.client.get_workflow_handle(task_id)
     await handle.signal(ACT_SIGNAL, action)
-    for _ in range(200):
+
+    async def answered() -> VerdictLookup | None:
         lookup: VerdictLookup = await handle.query(
             VERDICT_QUERY, action.action_id, result_type=VerdictLookup
         )
-        if lookup.verdict:
-            return lookup
-        await asyncio.sleep(0.05)
-    raise AssertionError("the workflow never answered the signal")
+        return lookup if lookup.verdict else None
+
+    return await wait_for(answered, "the workflow to answer the signal")
 
 
 async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
@@ -201,11 +178,11 @@ async def test_k_of_n_needs_k_different_people(stack: Stack) -> None:
         approval=ApprovalRule(kind="k_of_n", k=2),
     )
     handle, task_id = await start(stack, spec)
-    first = await decide(stack, task_id, BOB)
+    first = await post_decision(stack, task_id, BOB)
     assert first.status_code == 200
     assert first.json()["status"] == "open"
-    assert (await decide(stack, task_id, BOB)).status_code == 403  # the same person twice
-    second = await decide(stack, task_id, CAROL)
+    assert (await post_decision(stack, task_id, BOB)).status_code == 403  # the same person twice
+    second = await post_decision(stack, task_id, CAROL)
     assert second.json()["status"] == "completed"
     result = await handle.result()
     assert (result.outcome, result.decided_by) == ("approve", ["bob", "carol"])
@@ -220,12 +197,12 @@ async def test_sequential_levels_in_order_never_the_same_person(stack: Stack) ->
         ),
     )
     handle, task_id = await start(stack, spec)
-    assert (await decide(stack, task_id, CAROL)).status_code == 404  # not her level yet
-    level_one = await decide(stack, task_id, BOB)
+    assert (await post_decision(stack, task_id, CAROL)).status_code == 404  # not her level yet
+    level_one = await post_decision(stack, task_id, BOB)
     assert level_one.json()["approval_level"] == 1
     assert level_one.json()["candidate_roles"] == ["finance_controller"]
-    assert (await decide(stack, task_id, BOB)).status_code == 404  # no longer his to see
-    assert (await decide(stack, task_id, CAROL)).status_code == 200
+    assert (await post_decision(stack, task_id, BOB)).status_code == 404  # no longer his to see
+    assert (await post_decision(stack, task_id, CAROL)).status_code == 200
     result = await handle.result()
     assert [(d.user, d.level) for d in result.decisions] == [("bob", 0), ("carol", 1)]
 
@@ -243,15 +220,15 @@ async def test_claim_reassign_and_release(stack: Stack) -> None:
     )
     assert delegated.json()["assignee"] == "carol"
     # Now only carol may decide, though her role is not a candidate.
-    assert (await decide(stack, task_id, BOB)).status_code == 403
+    assert (await post_decision(stack, task_id, BOB)).status_code == 403
     released = await stack.api.post(f"/v1/tasks/{task_id}/release", headers=stack.as_user(CAROL))
     assert released.json()["assignee"] is None
     unknown = await stack.api.post(
         f"/v1/tasks/{task_id}/reassign", json={"assignee": "nobody"}, headers=stack.as_user(ERIN)
     )
     assert unknown.status_code == 422
-    assert (await decide(stack, task_id, BOB)).status_code == 200
-    events = [entry["event"] for entry in (await wait_for_task(stack, task_id))["history"]]
+    assert (await post_decision(stack, task_id, BOB)).status_code == 200
+    events = [entry["event"] for entry in (await wait_for_task(stack, task_id, ERIN))["history"]]
     assert events == [
         "created",
         "claimed by bob",
@@ -280,7 +257,7 @@ async def test_reminder_escalation_and_expiry(stack: Stack) -> None:
         messages[-1]
         == "role:finance_controller: Expired with outcome reject: Approve order SO-1 (12,400.00)"
     )
-    task = await wait_for_task(stack, task_id)
+    task = await wait_for_task(stack, task_id, ERIN)
     assert task["status"] == "expired"
     assert task["candidate_roles"] == ["finance_controller"]
     events = [entry["event"] for entry in task["history"]]
@@ -295,13 +272,13 @@ async def test_escalated_task_goes_to_carol_who_approves(stack: Stack) -> None:
         escalation=[EscalationRung(after=timedelta(seconds=1), roles=[Role.FINANCE_CONTROLLER])],
     )
     handle, task_id = await start(stack, spec)
-    for _ in range(100):
-        task = await wait_for_task(stack, task_id)
-        if task["escalation_level"] == 1:
-            break
-        await asyncio.sleep(0.1)
-    assert (await decide(stack, task_id, BOB)).status_code == 404
-    assert (await decide(stack, task_id, CAROL)).status_code == 200
+
+    async def escalated() -> bool:
+        return bool((await wait_for_task(stack, task_id, ERIN))["escalation_level"] == 1)
+
+    await wait_for(escalated, f"task {task_id} to escalate")
+    assert (await post_decision(stack, task_id, BOB)).status_code == 404
+    assert (await post_decision(stack, task_id, CAROL)).status_code == 200
     result = await handle.result()
     assert (result.decided_by, result.escalation_level) == (["carol"], 1)
 
@@ -311,12 +288,12 @@ async def test_long_waits_continue_as_new(stack: Stack) -> None:
     handle, task_id = await start(stack, spec, history_limit=50)
     task_handle = stack.client.get_workflow_handle(task_id)
     first_run = (await task_handle.describe()).run_id
-    for _ in range(150):
-        if (await task_handle.describe()).run_id != first_run:
-            break
-        await asyncio.sleep(0.1)
-    assert (await task_handle.describe()).run_id != first_run, "it should have continued as new"
-    assert (await decide(stack, task_id, BOB)).status_code == 200
+
+    async def continued() -> bool:
+        return (await task_handle.describe()).run_id != first_run
+
+    await wait_for(continued, "the task to continue as new")
+    assert (await post_decision(stack, task_id, BOB)).status_code == 200
     result = await handle.result()
     assert result.decided_by == ["bob"]
     assert (await stack.client.get_workflow_handle(task_id).describe()).raw_description

@@ -1,26 +1,31 @@
 """Invoice processing end to end: HTTP API -> Temporal -> workers -> sandbox, and back."""
 
-import asyncio
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.service import RPCError
 
-from core.replay import dump_history
-from tests.conftest import Stack
-from tests.test_order_fulfillment import decide, open_task, state, until
+from tests.helpers import (
+    CAROL,
+    DAVE,
+    ERIN,
+    Stack,
+    decide,
+    keep_history,
+    open_task,
+    start,
+    state,
+    until,
+    wait_for,
+)
 from workflows.contracts.invoices import (
     CREDIT_NOTE_SIGNAL,
     INVOICE_PROCESSING,
     CreditNote,
     InvoicePolicy,
 )
-from workflows.contracts.tasks import task_id_for
 
-CAROL, DAVE, ERIN = "dev-carol", "dev-dave", "dev-erin"
+INVOICE = INVOICE_PROCESSING.name
 # Every duration in seconds: the pay date is a second away.
 FAST = InvoicePolicy(
     pay_delay=timedelta(seconds=1),
@@ -61,40 +66,15 @@ def fast(stack: Stack) -> None:
     stack.set_policy(INVOICE_PROCESSING, FAST)
 
 
-async def start(stack: Stack, text: str) -> str:
-    response = await stack.api.post(
-        "/v1/processes/invoice-processing", json={"text": text}, headers=stack.as_user(DAVE)
-    )
-    assert response.status_code == 201, response.text
-    process_id: str = response.json()["process_id"]
-    return process_id
-
-
 async def payment(stack: Stack, payment_id: int) -> dict[str, Any]:
     body: dict[str, Any] = (await stack.sandbox.get(f"/finance/payments/{payment_id}")).json()
     return body
 
 
-HISTORIES = Path(__file__).parent / "histories"
-
-
-async def keep_history(stack: Stack, process_id: str, name: str) -> None:
-    """With BATON_SAVE_HISTORIES=1, saves the run's history and its tasks' for the replay test."""
-    if os.environ.get("BATON_SAVE_HISTORIES") != "1":
-        return
-    runs = {name: process_id} | {f"{name}.{t}": task_id_for(process_id, t) for t in TASKS}
-    for file_name, workflow_id in runs.items():
-        try:
-            history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-        except RPCError:
-            continue  # this run had no such task
-        (HISTORIES / f"{file_name}.json").write_text(dump_history(history))
-
-
 async def test_a_matched_invoice_is_paid_with_no_human(stack: Stack) -> None:
-    process_id = await start(stack, invoice_text("NW-2026-0412"))
+    process_id = await start(stack, INVOICE, {"text": invoice_text("NW-2026-0412")}, key=DAVE)
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "invoice-paid")
+    await keep_history(stack, process_id, "invoice-paid", TASKS)
     assert done["result"]["outcome"] == "paid"
     assert done["result"]["amount"] == 5040.0
     assert done["invoice"]["vendor_id"] == "V-201"
@@ -105,7 +85,7 @@ async def test_a_matched_invoice_is_paid_with_no_human(stack: Stack) -> None:
 
 
 async def test_a_weak_extraction_is_corrected_by_dave(stack: Stack) -> None:
-    process_id = await start(stack, WEAK)
+    process_id = await start(stack, INVOICE, {"text": WEAK}, key=DAVE)
     waiting = await until(stack, process_id, "waiting", stage="review-invoice")
     assert waiting["invoice"]["po_number"] == "PO-50001"
     task_id = await open_task(stack, process_id, DAVE)
@@ -123,34 +103,38 @@ async def test_a_weak_extraction_is_corrected_by_dave(stack: Stack) -> None:
     }
     await decide(stack, task_id, DAVE, "confirm", data=corrected)
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "invoice-low-confidence-corrected")
+    await keep_history(stack, process_id, "invoice-low-confidence-corrected", TASKS)
     assert done["invoice"]["invoice_number"] == "NW-7781"
     assert done["result"]["amount"] == 5040.0
 
 
 async def test_a_duplicate_is_caught(stack: Stack) -> None:
     text = invoice_text("NW-2026-0500")
-    first = await until(stack, await start(stack, text), "completed")
-    process_id = await start(stack, text)
+    first = await until(stack, await start(stack, INVOICE, {"text": text}, key=DAVE), "completed")
+    process_id = await start(stack, INVOICE, {"text": text}, key=DAVE)
     done = await until(stack, process_id, "rejected")
-    await keep_history(stack, process_id, "invoice-duplicate")
+    await keep_history(stack, process_id, "invoice-duplicate", TASKS)
     assert done["result"]["outcome"] == "duplicate"
     assert done["result"]["original_invoice_id"] == first["result"]["invoice_id"]
     assert "SCHEDULE" not in str([s["name"] for s in done["steps"]])
 
 
 async def test_a_price_mismatch_is_accepted_as_variance(stack: Stack) -> None:
-    process_id = await start(stack, invoice_text("NW-2026-0413", widget_price=7.50))
+    process_id = await start(
+        stack, INVOICE, {"text": invoice_text("NW-2026-0413", widget_price=7.50)}, key=DAVE
+    )
     waiting = await until(stack, process_id, "waiting", stage="match-exception")
     assert waiting["variances"] == ["WID-100: price 7.50, PO 7.10"]
     await decide(stack, await open_task(stack, process_id, DAVE), DAVE, "accept_variance")
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "invoice-variance-accepted")
+    await keep_history(stack, process_id, "invoice-variance-accepted", TASKS)
     assert done["result"]["amount"] == 5200.0
 
 
 async def test_a_price_mismatch_waits_for_a_credit_note(stack: Stack) -> None:
-    process_id = await start(stack, invoice_text("NW-2026-0416", widget_price=7.50))
+    process_id = await start(
+        stack, INVOICE, {"text": invoice_text("NW-2026-0416", widget_price=7.50)}, key=DAVE
+    )
     await until(stack, process_id, "waiting", stage="match-exception")
     await decide(stack, await open_task(stack, process_id, DAVE), DAVE, "request_credit_note")
     await until(stack, process_id, "waiting", stage="credit note")
@@ -168,7 +152,7 @@ async def test_a_large_invoice_needs_two_different_approvers(stack: Stack) -> No
     stack.set_policy(
         INVOICE_PROCESSING, FAST.model_copy(update={"first_limit": 1_000, "second_limit": 3_000})
     )
-    process_id = await start(stack, invoice_text("NW-2026-0414"))
+    process_id = await start(stack, INVOICE, {"text": invoice_text("NW-2026-0414")}, key=DAVE)
     await until(stack, process_id, "waiting", stage="approval")
     task_id = await open_task(stack, process_id, CAROL)
     await decide(stack, task_id, CAROL, "approve")
@@ -181,7 +165,7 @@ async def test_a_large_invoice_needs_two_different_approvers(stack: Stack) -> No
     assert (await state(stack, process_id))["status"] == "waiting"
     await decide(stack, task_id, ERIN, "approve")
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "invoice-two-approvers")
+    await keep_history(stack, process_id, "invoice-two-approvers", TASKS)
     assert done["result"]["approved_by"] == ["carol", "erin"]
 
 
@@ -189,15 +173,18 @@ async def test_a_cancellation_before_the_pay_date_cancels_the_payment(stack: Sta
     stack.set_policy(
         INVOICE_PROCESSING, FAST.model_copy(update={"pay_delay": timedelta(minutes=5)})
     )
-    process_id = await start(stack, invoice_text("NW-2026-0415"))
-    waiting = await until(stack, process_id, "running", stage="payment")
-    while "payment" not in waiting:  # scheduled a moment after the stage begins
-        await asyncio.sleep(0.05)
-        waiting = await state(stack, process_id)
+    process_id = await start(stack, INVOICE, {"text": invoice_text("NW-2026-0415")}, key=DAVE)
+    await until(stack, process_id, "running", stage="payment")
+
+    async def scheduled() -> dict[str, Any] | None:  # a moment after the stage begins
+        current = await state(stack, process_id)
+        return current if "payment" in current else None
+
+    await wait_for(scheduled, f"the payment of {process_id} to be scheduled")
     cancel = await stack.api.post(f"/v1/processes/{process_id}/cancel", headers=stack.as_user(DAVE))
     assert cancel.status_code == 202, cancel.text
     done = await until(stack, process_id, "cancelled")
-    await keep_history(stack, process_id, "invoice-cancelled-before-payment")
+    await keep_history(stack, process_id, "invoice-cancelled-before-payment", TASKS)
     assert done["compensated"] == ["cancel the payment"]
     paid = await payment(stack, done["payment"]["payment_id"])
     assert paid["status"] == "cancelled"

@@ -1,20 +1,30 @@
 """Order to fulfilment end to end: HTTP API -> Temporal -> workers -> sandbox, and back."""
 
-import asyncio
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.service import RPCError
 
-from core.replay import dump_history
-from tests.conftest import FAST_POLICY, Stack
+from tests.helpers import (
+    ALICE,
+    BOB,
+    CAROL,
+    FAST_POLICY,
+    Stack,
+    decide,
+    keep_history,
+    open_task,
+    start,
+    until,
+    wait_for,
+    wait_for_task,
+    writes,
+)
 from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.tasks import task_id_for
 
-BOB, CAROL, ALICE = "dev-bob", "dev-carol", "dev-alice"
+ORDER = ORDER_FULFILLMENT.name
+TASKS = ("approval", "review-lines")
 SMALL = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 5}]}
 # 20 pumps at 890.00 = 17,800.00: over the approval threshold; 12 in stock, 8 to produce.
 LARGE = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
@@ -25,77 +35,6 @@ WRITES = (
     "POST /notifications",
     "POST /crm/interactions/{interaction_id}/outcome",
 )
-
-
-async def start(stack: Stack, body: dict[str, Any], key: str = ALICE) -> str:
-    response = await stack.api.post(
-        "/v1/processes/order-fulfillment", json=body, headers=stack.as_user(key)
-    )
-    assert response.status_code == 201, response.text
-    process_id: str = response.json()["process_id"]
-    return process_id
-
-
-async def state(stack: Stack, process_id: str) -> dict[str, Any]:
-    response = await stack.api.get(f"/v1/processes/{process_id}", headers=stack.as_user(ALICE))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def until(stack: Stack, process_id: str, *statuses: str, stage: str = "") -> dict[str, Any]:
-    for _ in range(600):
-        current = await state(stack, process_id)
-        if current["status"] in statuses and (not stage or current["stage"] == stage):
-            return current
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{process_id} never reached {statuses} {stage}: {current}")
-
-
-async def writes(stack: Stack) -> dict[str, int]:
-    endpoints = (await stack.sandbox.get("/admin/stats")).json()["endpoints"]
-    return {name: stats["writes"] for name, stats in endpoints.items() if stats["writes"]}
-
-
-async def open_task(stack: Stack, process_id: str, key: str) -> str:
-    for _ in range(200):
-        tasks = await stack.api.get(
-            "/v1/tasks", params={"process_id": process_id}, headers=stack.as_user(key)
-        )
-        if items := tasks.json()["items"]:
-            task_id: str = items[0]["task_id"]
-            return task_id
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open task of {process_id} for {key}")
-
-
-async def decide(stack: Stack, task_id: str, key: str, outcome: str, **extra: Any) -> None:
-    response = await stack.api.post(
-        f"/v1/tasks/{task_id}/decision",
-        json={"outcome": outcome, **extra},
-        headers=stack.as_user(key),
-    )
-    assert response.status_code == 200, response.text
-
-
-HISTORIES = Path(__file__).parent / "histories"
-
-
-async def keep_history(stack: Stack, process_id: str, name: str) -> None:
-    """With BATON_SAVE_HISTORIES=1, saves the run's history and its tasks' for the replay test."""
-    if os.environ.get("BATON_SAVE_HISTORIES") != "1":
-        return
-    HISTORIES.mkdir(exist_ok=True)
-    runs = {name: process_id}
-    runs |= {
-        f"{name}.{task}": task_id_for(process_id, task) for task in ("approval", "review-lines")
-    }
-    for file_name, workflow_id in runs.items():
-        try:
-            history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-        except RPCError:
-            continue  # this run had no such task
-        (HISTORIES / f"{file_name}.json").write_text(dump_history(history))
 
 
 async def inject_503s(stack: Stack) -> None:
@@ -115,7 +54,7 @@ async def inject_503s(stack: Stack) -> None:
 async def test_a_small_order_completes_with_no_human(stack: Stack, faults: bool) -> None:
     if faults:
         await inject_503s(stack)
-    process_id = await start(stack, SMALL)
+    process_id = await start(stack, ORDER, SMALL)
     done = await until(stack, process_id, "completed")
     assert done["result"]["outcome"] == "confirmed"
     assert done["order"]["lines"] == SMALL["lines"]
@@ -131,7 +70,7 @@ async def test_a_small_order_completes_with_no_human(stack: Stack, faults: bool)
 
 async def test_a_free_text_order_is_extracted_and_completes(stack: Stack) -> None:
     message = "Hi team, we need 40 ball bearings 6204 and 3 PLC controllers asap. Regards, Tom"
-    process_id = await start(stack, {"customer_id": "C-1002", "message": message})
+    process_id = await start(stack, ORDER, {"customer_id": "C-1002", "message": message})
     done = await until(stack, process_id, "completed")
     assert done["order"]["lines"] == [
         {"sku": "BRG-810", "quantity": 40},
@@ -145,13 +84,13 @@ async def test_a_free_text_order_is_extracted_and_completes(stack: Stack) -> Non
 async def test_a_large_order_is_approved_by_bob(stack: Stack, faults: bool) -> None:
     if faults:
         await inject_503s(stack)
-    process_id = await start(stack, LARGE)
+    process_id = await start(stack, ORDER, LARGE)
     waiting = await until(stack, process_id, "waiting", stage="approval")
     assert waiting["open_tasks"][0]["candidate_roles"] == ["sales_manager"]
     await decide(stack, await open_task(stack, process_id, BOB), BOB, "approve")
     done = await until(stack, process_id, "completed")
     if not faults:
-        await keep_history(stack, process_id, "order-approved")
+        await keep_history(stack, process_id, "order-approved", TASKS)
     assert done["result"]["amount"] == 17_800.0
     production = (await stack.sandbox.get("/mes/production-orders")).json()
     assert [(p["sku"], p["quantity"]) for p in production] == [("PMP-410", 8)]
@@ -162,12 +101,12 @@ async def test_a_large_order_is_approved_by_bob(stack: Stack, faults: bool) -> N
 
 
 async def test_a_rejected_order_tells_the_customer_and_books_nothing(stack: Stack) -> None:
-    process_id = await start(stack, LARGE)
+    process_id = await start(stack, ORDER, LARGE)
     await until(stack, process_id, "waiting", stage="approval")
     task_id = await open_task(stack, process_id, BOB)
     await decide(stack, task_id, BOB, "reject", comment="customer is on hold")
     done = await until(stack, process_id, "rejected")
-    await keep_history(stack, process_id, "order-rejected")
+    await keep_history(stack, process_id, "order-rejected", TASKS)
     assert done["reason"] == "rejected by bob: customer is on hold"
     outbox = (await stack.sandbox.get("/notifications", params={"recipient": "C-1005"})).json()
     assert [m["subject"] for m in outbox] == [f"Order {done['business_key']} declined"]
@@ -175,17 +114,13 @@ async def test_a_rejected_order_tells_the_customer_and_books_nothing(stack: Stac
 
 
 async def test_an_unanswered_approval_escalates_to_carol(stack: Stack) -> None:
-    process_id = await start(stack, LARGE)
+    process_id = await start(stack, ORDER, LARGE)
     task_id = await open_task(stack, process_id, BOB)
-    for _ in range(100):  # approval_due is 2 s in the test policy
-        task = await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(CAROL))
-        if task.status_code == 200:
-            break
-        await asyncio.sleep(0.1)
-    assert task.json()["escalation_level"] == 1
+    task = await wait_for_task(stack, task_id, CAROL)  # approval_due is 2 s in the test policy
+    assert task["escalation_level"] == 1
     await decide(stack, task_id, CAROL, "approve")
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "order-escalated-then-approved")
+    await keep_history(stack, process_id, "order-escalated-then-approved", TASKS)
     approval = next(s for s in done["steps"] if s["actor"] == "human")
     assert approval["status"] == "completed"
 
@@ -194,7 +129,7 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     # The confirmation is slow to send: the order is reserved, produced and booked by then.
     slow = {"path": "/notifications", "latency_ms": 4000}
     await stack.sandbox.post("/admin/faults", json=slow)
-    process_id = await start(stack, LARGE | {"customer_id": "C-1010"}, key=CAROL)
+    process_id = await start(stack, ORDER, LARGE | {"customer_id": "C-1010"}, key=CAROL)
     task_id = await open_task(stack, process_id, BOB)
     await decide(stack, task_id, BOB, "approve")
     await until(stack, process_id, "running", stage="confirmation")
@@ -203,7 +138,7 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     )
     assert cancel.status_code == 202
     done = await until(stack, process_id, "cancelled")
-    await keep_history(stack, process_id, "order-cancelled-compensated")
+    await keep_history(stack, process_id, "order-cancelled-compensated", TASKS)
     assert sorted(done["compensated"]) == [
         "cancel production of PMP-410",
         "release stock",
@@ -248,18 +183,20 @@ async def test_catalogue_and_listing(stack: Stack) -> None:
     types = (await stack.api.get("/v1/process-types", headers=stack.as_user(ALICE))).json()
     order_type = next(t for t in types if t["name"] == "order-fulfillment")
     assert "customer_id" in order_type["input_schema"]["properties"]
-    process_id = await start(stack, SMALL)
+    process_id = await start(stack, ORDER, SMALL)
     done = await until(stack, process_id, "completed")
-    listed: list[dict[str, Any]] = []
-    for _ in range(100):  # visibility catches up a moment after the run closes
+
+    async def listed_items() -> list[dict[str, Any]]:
         page = await stack.api.get(
             "/v1/processes",
             params={"business_key": done["business_key"], "status": "completed"},
             headers=stack.as_user(ALICE),
         )
-        if listed := page.json()["items"]:
-            break
-        await asyncio.sleep(0.1)
+        items: list[dict[str, Any]] = page.json()["items"]
+        return items
+
+    # Visibility catches up a moment after the run closes.
+    listed = await wait_for(listed_items, f"{process_id} listed as completed")
     assert [item["process_id"] for item in listed] == [process_id]
     missing = await stack.api.get(
         "/v1/processes/order-fulfillment:SO-NONE", headers=stack.as_user(ALICE)
@@ -274,9 +211,9 @@ async def test_an_unanswered_approval_expires_and_the_order_is_rejected(stack: S
             update={"approval_due": timedelta(seconds=1), "approval_expires": timedelta(seconds=2)}
         ),
     )
-    process_id = await start(stack, LARGE)
+    process_id = await start(stack, ORDER, LARGE)
     done = await until(stack, process_id, "rejected")
-    await keep_history(stack, process_id, "order-expired")
+    await keep_history(stack, process_id, "order-expired", TASKS)
     assert done["reason"] == "the approval expired"
     task_id = task_id_for(process_id, "approval")
     task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(CAROL))).json()
@@ -286,7 +223,7 @@ async def test_an_unanswered_approval_expires_and_the_order_is_rejected(stack: S
 async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> None:
     # The AI resolves "widgetz heavy" but not "flux capacitors": not sure enough to go on alone.
     message = "order: 5 x widgetz heavy, 3 flux capacitors"
-    process_id = await start(stack, {"customer_id": "C-1003", "message": message}, key=BOB)
+    process_id = await start(stack, ORDER, {"customer_id": "C-1003", "message": message}, key=BOB)
     waiting = await until(stack, process_id, "waiting", stage="review-lines")
     assert waiting["order"]["lines"] == [{"sku": "WID-200", "quantity": 5}]
     task_id = await open_task(stack, process_id, ALICE)
@@ -297,23 +234,25 @@ async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> No
     corrected = [{"sku": "WID-200", "quantity": 5}, {"sku": "CBL-610", "quantity": 3}]
     await decide(stack, task_id, ALICE, "confirm", data={"lines": corrected})
     done = await until(stack, process_id, "completed")
-    await keep_history(stack, process_id, "order-low-confidence-corrected")
+    await keep_history(stack, process_id, "order-low-confidence-corrected", TASKS)
     assert done["order"]["lines"] == corrected
 
 
 async def test_cancelling_while_a_manager_decides_closes_the_task_too(stack: Stack) -> None:
-    process_id = await start(stack, LARGE)
+    process_id = await start(stack, ORDER, LARGE)
     task_id = await open_task(stack, process_id, BOB)
     cancel = await stack.api.post(f"/v1/processes/{process_id}/cancel", headers=stack.as_user(BOB))
     assert cancel.status_code == 202
     done = await until(stack, process_id, "cancelled")
     assert (done["stage"], done["reason"]) == ("cancelled", "cancelled on request")
-    for _ in range(100):
-        task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(BOB))).json()
-        if task["status"] == "cancelled":
-            break
-        await asyncio.sleep(0.05)
-    assert task["status"] == "cancelled"
+
+    async def cancelled_task() -> dict[str, Any] | None:
+        task: dict[str, Any] = (
+            await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(BOB))
+        ).json()
+        return task if task["status"] == "cancelled" else None
+
+    await wait_for(cancelled_task, f"task {task_id} to be cancelled")
     late = await stack.api.post(
         f"/v1/tasks/{task_id}/decision",
         json={"outcome": "approve"},

@@ -7,10 +7,12 @@ from typer.testing import CliRunner
 
 from baton.cli import app
 from core.replay import load_history, replay
+from tests import helpers
 from tests.flows import ReorderedOrderFulfillment
 from workers.registry import PROCESS_WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# Where keep_history saves them (with BATON_SAVE_HISTORIES=1).
+HISTORIES = sorted(helpers.HISTORIES.glob("*.json"))
 SCENARIOS = {
     "order-approved",
     "order-rejected",

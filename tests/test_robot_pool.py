@@ -7,7 +7,7 @@ server, the API over HTTP, and the example robot (`examples/robot.py`) as a subp
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,7 +42,7 @@ from core.robot_jobs import (
 )
 from core.settings import Settings
 from core.users import DEMO_USERS, add_user
-from tests.conftest import serve
+from tests.helpers import serve, wait_for
 from workflows.contracts.robots import (
     ROBOT_JOB_FAILED,
     RUN_ROBOT_JOB,
@@ -201,14 +201,6 @@ async def stack(
     engine.dispose()
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(300):  # a guard against hanging (15 s), not a timing assertion
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"still waiting for {what}")
-
-
 async def test_the_example_robot_takes_a_job_and_completes_it(stack: Stack) -> None:
     async with stack.robot("robot-1", "--once", "--work-seconds", "1.5") as robot:
         handle = await stack.start(
@@ -237,7 +229,7 @@ async def test_a_killed_robots_job_is_offered_again_after_the_heartbeat_timeout(
             jobs = await stack.jobs(handle.id)
             return bool(jobs) and jobs[0].status == JobStatus.TAKEN
 
-        await until(taken, "robot-1 to take the job")
+        await wait_for(taken, "robot-1 to take the job")
         doomed.kill()  # mid-job, without a word: only the missing heartbeats tell
 
     async with stack.robot("robot-2", "--once", "--work-seconds", "0") as rescuer:
@@ -297,7 +289,7 @@ async def test_only_robots_work_jobs_and_only_the_taker_finishes_one(stack: Stac
         listed = await http.get(jobs_url, params={"pool": POOL}, headers=stack.auth("robot-1"))
         return bool(listed.json())
 
-    await until(offered, "the job to be offered")
+    await wait_for(offered, "the job to be offered")
     [job] = await stack.jobs(handle.id)
     url = f"{jobs_url}/{job.id}"
 
