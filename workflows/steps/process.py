@@ -47,9 +47,9 @@ from workflows.contracts.processes import (
     ProcessStatus,
     ProcessType,
 )
-from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec
+from workflows.contracts.tasks import ActorKind, LedgerEntry, TaskResult, TaskSpec
 from workflows.steps.calls import R, call
-from workflows.steps.ledger import record_step
+from workflows.steps.ledger import record_decision
 from workflows.steps.saga import Saga
 from workflows.steps.tracker import Tracker
 
@@ -229,7 +229,19 @@ class Process(Generic[RunT]):
         data: dict[str, Any],
     ) -> None:
         """A decision the process made (an AI answer, a correction), one entry per step."""
-        await record_step(step, kind, actor, outcome, confidence, data, self.run_input.queues)
+        process_id = workflow.info().workflow_id
+        entry = LedgerEntry(
+            decision_id=f"{process_id}:{step}",
+            process_id=process_id,
+            step=step,
+            actor_kind=kind,
+            actor=actor,
+            outcome=outcome,
+            confidence=confidence,
+            data=data,
+            decided_at=workflow.now(),
+        )
+        await record_decision(entry, self.run_input.queues)
 
     async def _call(
         self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
