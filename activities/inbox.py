@@ -13,6 +13,7 @@ from temporalio import activity
 
 from core import inbox, ledger
 from core.db import session_scope
+from core.signing import Keyring
 from core.users import User
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import InboxActivity, LedgerEntry, TaskRecord, UserInfo, UserRequest
@@ -21,8 +22,9 @@ T = TypeVar("T")
 
 
 class InboxActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine = engine
+        self.keyring = keyring  # verifies that task actions come from Baton's API or CLI
 
     @activity.defn(name=InboxActivity.WRITE_TASK)
     async def write_task(self, record: TaskRecord) -> bool:
@@ -34,7 +36,11 @@ class InboxActivities:
 
     @activity.defn(name=InboxActivity.GET_USER)
     async def get_user(self, request: UserRequest) -> UserInfo:
-        return await asyncio.to_thread(self._get_user, request.name)
+        user = await asyncio.to_thread(self._get_user, request.name)
+        if request.action is not None:
+            signed = self.keyring.verify(request.task_id, request.action)
+            user = user.model_copy(update={"signed": signed})
+        return user
 
     def _in_session(self, write: Callable[[Session, T], bool], value: T) -> bool:
         with session_scope(self.engine) as session:

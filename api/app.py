@@ -9,6 +9,7 @@ from api.errors import install_error_handlers
 from api.routers import health, me, processes, robot_jobs, tasks
 from core.db import make_engine, prepare_database
 from core.settings import Settings, get_settings
+from core.signing import keyring
 from core.temporal import connect
 
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = await connect(settings, lazy=True)
         app.state.engine = engine
         app.state.settings = settings
+        app.state.keyring = keyring(settings)  # signs the task actions it sends
         yield
         engine.dispose()
 

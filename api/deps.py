@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.errors import ApiError
 from core.settings import Settings
+from core.signing import Keyring
 from core.users import User, authenticate
 
 
@@ -22,6 +23,11 @@ def _settings(request: Request) -> Settings:
 def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
+
+
+def _keyring(request: Request) -> Keyring:
+    ring: Keyring = request.app.state.keyring
+    return ring
 
 
 def _engine(request: Request) -> Engine:
@@ -37,6 +43,7 @@ def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 EngineDep = Annotated[Engine, Depends(_engine)]
+KeyringDep = Annotated[Keyring, Depends(_keyring)]
 SessionDep = Annotated[Session, Depends(_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    signing_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "JSON: key id -> base64 secret; the API and the CLI sign task actions with the "
+            "current key, the workers verify with any. Empty in dev: a key in data_dir."
+        ),
+    )
+    signing_key_id: str = Field("", description="The key that signs; default the last id.")
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
 

@@ -2,17 +2,30 @@
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowHandle
 
 from core.db import make_engine, session_scope
 from core.ledger import LedgerRow, for_process
+from core.signing import Keyring, keyring
 from core.users import add_user
 from tests.flows import ApprovalInput, ApprovalProcess
-from tests.helpers import ALICE, BOB, CAROL, ERIN, Stack, post_decision, wait_for, wait_for_task
+from tests.helpers import (
+    ALICE,
+    BOB,
+    CAROL,
+    ERIN,
+    Stack,
+    decide,
+    post_decision,
+    wait_for,
+    wait_for_task,
+)
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
@@ -26,6 +39,8 @@ from workflows.contracts.tasks import (
     VerdictLookup,
     task_id_for,
 )
+
+Forge = Callable[[Keyring, str, TaskAction], TaskAction]
 
 
 def approval(**overrides: Any) -> TaskSpec:
@@ -154,22 +169,55 @@ async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
     stack: Stack,
 ) -> None:
     handle, task_id = await start(stack, approval())
-    forged = TaskAction(action_id="ui-1", kind=ActionKind.DECIDE, user="alice", outcome="approve")
-    lookup = await signal(stack, task_id, forged)
+    signing = keyring(stack.settings)
+    # Signed, but alice may not decide: refused on her roles, and recorded.
+    alice = TaskAction(action_id="ui-1", kind=ActionKind.DECIDE, user="alice", outcome="approve")
+    lookup = await signal(stack, task_id, signing.sign(task_id, alice))
     assert lookup.verdict is not None
-    assert not lookup.verdict.applied
-    assert lookup.verdict.status == 403
-    rows = ledger(stack, handle.id)
-    assert [(r.actor, r.applied) for r in rows] == [("alice", False)]
+    assert (lookup.verdict.applied, lookup.verdict.status) == (False, 403)
 
     # The same signal twice (a retried CLI call, say) is applied once.
-    real = TaskAction(action_id="cli-7", kind=ActionKind.DECIDE, user="bob", outcome="approve")
+    real = signing.sign(
+        task_id,
+        TaskAction(action_id="cli-7", kind=ActionKind.DECIDE, user="bob", outcome="approve"),
+    )
     await stack.client.get_workflow_handle(task_id).signal(ACT_SIGNAL, real)
     await signal(stack, task_id, real)
     result = await handle.result()
     assert result.decided_by == ["bob"]
     rows = ledger(stack, handle.id)
     assert [(r.decision_id, r.applied) for r in rows] == [("ui-1", False), ("cli-7", True)]
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param(lambda ring, task_id, action: action, id="unsigned"),
+        pytest.param(
+            lambda ring, task_id, action: Keyring("dev", {"dev": b"x" * 32}).sign(task_id, action),
+            id="another-key",
+        ),
+        pytest.param(
+            lambda ring, task_id, action: ring.sign(task_id, action).model_copy(
+                update={"outcome": "reject"}
+            ),
+            id="tampered",
+        ),
+    ],
+)
+async def test_a_forged_signal_cannot_act_as_an_approver(stack: Stack, signature: Forge) -> None:
+    """`temporal workflow signal --name act --input '{..."user":"bob","outcome":"approve"}'`."""
+    handle, task_id = await start(stack, approval())
+    bob = TaskAction(action_id="f1", kind=ActionKind.DECIDE, user="bob", outcome="approve")
+    lookup = await signal(stack, task_id, signature(keyring(stack.settings), task_id, bob))
+    assert lookup.verdict is not None
+    assert (lookup.verdict.applied, lookup.verdict.status) == (False, 403)
+    assert "not signed" in lookup.verdict.reason
+    rows = ledger(stack, handle.id)
+    assert [(r.actor, r.applied, r.reason) for r in rows] == [("bob", False, lookup.verdict.reason)]
+    # The task is still open for bob's real decision through the API.
+    await decide(stack, task_id, BOB, "approve")
+    assert (await handle.result()).decided_by == ["bob"]
 
 
 async def test_k_of_n_needs_k_different_people(stack: Stack) -> None:
@@ -208,18 +256,23 @@ async def test_sequential_levels_in_order_never_the_same_person(stack: Stack) ->
 
 
 async def test_claim_reassign_and_release(stack: Stack) -> None:
-    handle, task_id = await start(stack, approval(candidate_roles=[Role.SALES_MANAGER]))
+    roles = [Role.SALES_MANAGER, Role.FINANCE_CONTROLLER]
+    handle, task_id = await start(stack, approval(candidate_roles=roles))
     claimed = await stack.api.post(f"/v1/tasks/{task_id}/claim", headers=stack.as_user(BOB))
     assert claimed.json()["assignee"] == "bob"
     to_a_rep = await stack.api.post(
         f"/v1/tasks/{task_id}/reassign", json={"assignee": "alice"}, headers=stack.as_user(BOB)
     )
     assert to_a_rep.status_code == 403  # she may not approve what her role cannot
+    to_a_clerk = await stack.api.post(
+        f"/v1/tasks/{task_id}/reassign", json={"assignee": "dave"}, headers=stack.as_user(ERIN)
+    )
+    assert to_a_clerk.status_code == 403  # not even an admin delegates past the roles
     delegated = await stack.api.post(
         f"/v1/tasks/{task_id}/reassign", json={"assignee": "carol"}, headers=stack.as_user(ERIN)
     )
     assert delegated.json()["assignee"] == "carol"
-    # Now only carol may decide, though her role is not a candidate.
+    # Now only carol may decide.
     assert (await post_decision(stack, task_id, BOB)).status_code == 403
     released = await stack.api.post(f"/v1/tasks/{task_id}/release", headers=stack.as_user(CAROL))
     assert released.json()["assignee"] is None

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
-from api.deps import CurrentUser, EngineDep, SessionDep, TemporalDep
+from api.deps import CurrentUser, EngineDep, KeyringDep, SessionDep, TemporalDep
 from api.errors import ApiError
 from core import inbox
 from core.users import User
@@ -186,11 +186,13 @@ class TaskCall:
         session: SessionDep,
         engine: EngineDep,
         temporal: TemporalDep,
+        keyring: KeyringDep,
         user: CurrentUser,
         idempotency_key: IdempotencyKey = None,
     ) -> None:
         self.task = _visible_task(session, task_id, user)
         self.session, self.engine, self.temporal, self.user = session, engine, temporal, user
+        self.keyring = keyring
         self.idempotency_key = idempotency_key
 
     async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
@@ -208,7 +210,10 @@ class TaskCall:
         if earlier is None:
             if task.status != TaskStatus.OPEN:
                 raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
-            action = TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields)
+            action = self.keyring.sign(
+                task.task_id,
+                TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
+            )
             try:
                 await handle.signal(ACT_SIGNAL, action)
                 verdict = await _wait_for_verdict(handle, action_id)

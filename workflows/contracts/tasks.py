@@ -191,6 +191,9 @@ class TaskAction(BaseModel):
     comment: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
     assignee: str | None = None  # for reassign
+    # "key-id:hex HMAC" by Baton's API or CLI over the task and every field above: the task
+    # workflow applies only actions whose signature its workers can verify.
+    signature: str = Field("", max_length=200)
 
 
 class Verdict(BaseModel):
@@ -299,12 +302,16 @@ class LedgerEntry(BaseModel):
 
 class UserRequest(BaseModel):
     name: str
+    # When given, the look-up also verifies the action's signature (the workers hold the keys).
+    task_id: str = ""
+    action: TaskAction | None = None
 
 
 class UserInfo(BaseModel):
     name: str
     exists: bool
     roles: list[Role] = Field(default_factory=list)
+    signed: bool | None = None  # whether the action's signature is valid; None: none asked
 
 
 TaskInput.model_rebuild()  # it refers to TaskState, defined after it

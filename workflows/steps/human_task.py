@@ -47,6 +47,7 @@ from workflows.contracts.tasks import (
 from workflows.steps.calls import INBOX_TIMEOUT, call
 from workflows.steps.ledger import record_decision
 
+SIGNED_ACTIONS = "signed-actions"  # the patch that made the workflow verify signatures
 # A timer applied this much after its time says so in the task's history (after an outage).
 LATE = timedelta(seconds=2)
 # A lost reminder is better than a task stuck behind an unreachable mail system.
@@ -54,9 +55,9 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(second
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, forged: bool = False) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.forged = status, reason, forged
 
 
 @workflow.defn(name=TASK_WORKFLOW, failure_exception_types=[ValidationError])
@@ -220,7 +221,7 @@ class HumanTaskWorkflow:
         try:
             if self.result is not None:
                 raise _Refused(409, f"the task is closed ({self.result.outcome})")
-            event = await self._apply(action, await self._user(action.user))
+            event = await self._apply(action, await self._actor(action))
         except _Refused as refused:
             verdict = Verdict(
                 action_id=action.action_id,
@@ -228,7 +229,7 @@ class HumanTaskWorkflow:
                 reason=refused.reason,
                 status=refused.status,
             )
-            if action.kind is ActionKind.DECIDE:
+            if action.kind is ActionKind.DECIDE or refused.forged:
                 await self._ledger(
                     action.action_id,
                     ActorKind.HUMAN,
@@ -266,18 +267,29 @@ class HumanTaskWorkflow:
             if self.state.assignee != user.name and not is_admin:
                 raise _Refused(403, "only the assignee or an admin may reassign the task")
             target = await self._user(action.assignee or "")
-            if not is_admin and not set(target.roles) & set(self.state.candidate_roles):
-                # Delegation must not carry a decision to someone without the role for it.
+            if not set(target.roles) & set(self.state.candidate_roles):
+                # Delegation never carries a decision to someone without the role for it,
+                # whoever delegates (admins included).
                 raise _Refused(403, f"{target.name} lacks a role this task needs")
             self.state.assignee = action.assignee
             return f"reassigned by {user.name} to {action.assignee}"
         return await self._decide(action, user)
 
-    async def _user(self, name: str) -> UserInfo:
-        """Roles come from the database, never from the signal."""
+    async def _actor(self, action: TaskAction) -> UserInfo:
+        """Who acts: their roles from the database, never from the signal, and the action
+        only if Baton's API or CLI signed it (runs from before signing was checked replay as
+        they ran)."""
+        if not workflow.patched(SIGNED_ACTIONS):
+            return await self._user(action.user)
+        user = await self._user(action.user, action)
+        if not user.signed:
+            raise _Refused(403, "the action is not signed by Baton (forged or tampered)", True)
+        return user
+
+    async def _user(self, name: str, action: TaskAction | None = None) -> UserInfo:
         return await call(
             InboxActivity.GET_USER,
-            UserRequest(name=name),
+            UserRequest(name=name, task_id=self.task_id, action=action),
             UserInfo,
             queue=self.task.queues.inbox,
             start_to_close=INBOX_TIMEOUT,
