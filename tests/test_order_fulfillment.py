@@ -154,6 +154,30 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     assert again.status_code == 409
 
 
+async def test_an_unknown_customer_is_rejected_not_failed(stack: Stack) -> None:
+    process_id = await start(stack, ORDER, SMALL | {"customer_id": "C-9999"})
+    done = await until(stack, process_id, "rejected", "failed")
+    assert done["status"] == "rejected"
+    assert "unknown_customer" in done["reason"]
+    outbox = (await stack.sandbox.get("/notifications", params={"recipient": "C-9999"})).json()
+    assert outbox == []  # nobody to tell
+
+
+async def test_credit_that_runs_out_after_approval_rejects_and_tells_the_customer(
+    stack: Stack,
+) -> None:
+    # 17,800.00 for a customer whose limit is 8,000: a manager approves it all the same.
+    process_id = await start(stack, ORDER, LARGE | {"customer_id": "C-1008"})
+    await decide(stack, await open_task(stack, process_id, BOB), BOB, "approve")
+    done = await until(stack, process_id, "rejected", "failed")
+    assert done["status"] == "rejected"
+    await keep_history(stack, process_id, "order-credit-refused", TASKS)
+    assert "credit_limit_exceeded" in done["reason"]
+    assert sorted(done["compensated"]) == ["cancel production of PMP-410", "release stock"]
+    outbox = (await stack.sandbox.get("/notifications", params={"recipient": "C-1008"})).json()
+    assert [m["subject"] for m in outbox] == [f"Order {done['business_key']} declined"]
+
+
 async def test_the_same_idempotency_key_gives_the_same_process(stack: Stack) -> None:
     headers = {**stack.as_user(ALICE), "Idempotency-Key": "crm-msg-4711"}
     first = await stack.api.post("/v1/processes/order-fulfillment", json=SMALL, headers=headers)

@@ -20,6 +20,7 @@ SCENARIOS = {
     "order-expired",
     "order-low-confidence-corrected",
     "order-cancelled-compensated",
+    "order-credit-refused",
     "invoice-paid",
     "invoice-low-confidence-corrected",
     "invoice-duplicate",

@@ -356,6 +356,8 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
         )
 
     async def on_rejected(self, rejected: Rejected) -> None:
+        if rejected.refused_by == "unknown_customer":
+            return  # nobody to tell
         await self._tell_customer(f"Order {self.run_input.business_key} declined", rejected.reason)
 
     async def _tell_customer(self, subject: str, body: str) -> None:

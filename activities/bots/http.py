@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
+from workflows.contracts.bots import Refusal
 
 # Answers that say "try again later" rather than "this request is wrong".
 _TRANSIENT = {408, 425, 429}
@@ -73,7 +74,7 @@ def _error_for(method: str, path: str, response: httpx.Response) -> ApplicationE
     text = f"{method} {path} -> {status} {code}: {message}"
     if status >= 500 or status in _TRANSIENT:
         return ApplicationError(text, type="SystemUnavailable")
-    details = error.get("details") if isinstance(error, dict) else None
-    return ApplicationError(
-        text, {"status": status, "details": details}, type=code, non_retryable=True
+    refusal = Refusal(
+        status=status, details=error.get("details") if isinstance(error, dict) else None
     )
+    return ApplicationError(text, refusal.model_dump(), type=code, non_retryable=True)

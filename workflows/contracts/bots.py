@@ -2,9 +2,18 @@
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+
+class Refusal(BaseModel):
+    """A business system said no (a 4xx: unknown customer, credit limit exceeded, ...). The bot
+    fails with a non-retryable ApplicationError whose type is the system's error code and whose
+    details are this; a process that does not handle it ends `rejected`, not `failed`."""
+
+    status: int = Field(ge=400, le=499)
+    details: Any = None
 
 
 class BotActivity(StrEnum):

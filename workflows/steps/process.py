@@ -25,7 +25,7 @@ and ledger calls.
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -39,6 +39,7 @@ from temporalio.exceptions import (
 
 from workflows.contracts import search_attributes as search
 from workflows.contracts.ai import AIResult
+from workflows.contracts.bots import Refusal
 from workflows.contracts.processes import (
     STATE_QUERY,
     ProcessInput,
@@ -70,13 +71,32 @@ def process(ptype: ProcessType) -> Callable[[P], P]:
     return declare
 
 
-class Rejected(Exception):
-    """A business rule said no: the process compensates and ends `rejected` with the reason."""
+REFUSALS_REJECT = "refusals-reject"  # the patch after which a system's refusal rejects
 
-    def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
+
+class Rejected(Exception):
+    """A business rule said no: the process compensates and ends `rejected` with the reason.
+    `refused_by` is the error code when a business system said no (e.g. unknown_customer)."""
+
+    def __init__(
+        self, reason: str, result: dict[str, Any] | None = None, refused_by: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.result = result or {"outcome": "rejected", "reason": reason}
+        self.refused_by = refused_by
+
+
+def _refusal(failure: ActivityError | ChildWorkflowError) -> Rejected | None:
+    """A step that failed because a business system refused it, as a rejection."""
+    cause = failure.cause
+    if not (isinstance(cause, ApplicationError) and cause.non_retryable and cause.details):
+        return None
+    try:
+        Refusal.model_validate(cause.details[0])
+    except ValidationError:
+        return None  # not a business refusal: a bug or a broken system
+    return Rejected(f"refused: {cause.message}", refused_by=cause.type or "")
 
 
 class Process(Generic[RunT]):
@@ -114,9 +134,11 @@ class Process(Generic[RunT]):
 
     @asynccontextmanager
     async def conducting(self) -> AsyncIterator[None]:
-        """Runs the stages inside it. A rejection undoes what was done and ends the process
-        `rejected`; a cancellation undoes it and ends it `cancelled`; a failed step undoes it
-        and fails the run. On the way out it waits for running handlers to finish."""
+        """Runs the stages inside it. A rejection, or a business system's refusal of a step
+        (unknown customer, credit limit exceeded), undoes what was done and ends the process
+        `rejected`; a cancellation undoes it and ends it `cancelled`; a step that failed for
+        no business reason undoes it and fails the run. On the way out it waits for running
+        handlers to finish."""
         run = self.run_input
         given: ProcessInput = getattr(run, self.process_type.input_field)
         workflow.upsert_search_attributes(
@@ -130,11 +152,7 @@ class Process(Generic[RunT]):
         try:
             yield
         except Rejected as rejected:
-            await self.undo("rejected")
-            await self.on_rejected(rejected)
-            self.state.reason = rejected.reason
-            self.state.result = rejected.result
-            self.tracker.stage("rejected", ProcessStatus.REJECTED)
+            await self._rejected(rejected)
         except asyncio.CancelledError:
             await self._cancelled()
             raise
@@ -142,12 +160,11 @@ class Process(Generic[RunT]):
             if is_cancelled_exception(failure):  # a step or task cut short by the cancel
                 await self._cancelled()
                 raise asyncio.CancelledError from failure
-            await self.undo("failed")
-            self.state.reason = f"a step failed: {failure.cause or failure}"
-            self.tracker.stage("failed", ProcessStatus.FAILED)
-            raise ApplicationError(
-                self.state.reason, type="ProcessFailed", non_retryable=True
-            ) from failure
+            refused = _refusal(failure)
+            if refused is None or not workflow.patched(REFUSALS_REJECT):
+                await self._failed(failure)
+            else:
+                await self._rejected(refused)
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     def complete(self, result: dict[str, Any]) -> None:
@@ -159,6 +176,21 @@ class Process(Generic[RunT]):
             return
         self.tracker.stage(f"compensating ({why})")
         self.state.data["compensated"] = await self.saga.compensate()
+
+    async def _rejected(self, rejected: Rejected) -> None:
+        await self.undo("rejected")
+        await self.on_rejected(rejected)
+        self.state.reason = rejected.reason
+        self.state.result = rejected.result
+        self.tracker.stage("rejected", ProcessStatus.REJECTED)
+
+    async def _failed(self, failure: ActivityError | ChildWorkflowError) -> NoReturn:
+        await self.undo("failed")
+        self.state.reason = f"a step failed: {failure.cause or failure}"
+        self.tracker.stage("failed", ProcessStatus.FAILED)
+        raise ApplicationError(
+            self.state.reason, type="ProcessFailed", non_retryable=True
+        ) from failure
 
     async def _cancelled(self) -> None:
         await self.undo("cancelled")
