@@ -13,7 +13,7 @@ from temporalio import activity
 
 from core import inbox, ledger
 from core.db import session_scope
-from core.signing import Keyring
+from core.signing import Signer
 from core.users import User
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import InboxActivity, LedgerEntry, TaskRecord, UserInfo, UserRequest
@@ -22,9 +22,9 @@ T = TypeVar("T")
 
 
 class InboxActivities:
-    def __init__(self, engine: Engine, keyring: Keyring) -> None:
+    def __init__(self, engine: Engine, signer: Signer) -> None:
         self.engine = engine
-        self.keyring = keyring  # verifies that task actions come from Baton's API or CLI
+        self.signer = signer  # verifies that task actions come from Baton's API or CLI
 
     @activity.defn(name=InboxActivity.WRITE_TASK)
     async def write_task(self, record: TaskRecord) -> bool:
@@ -32,13 +32,14 @@ class InboxActivities:
 
     @activity.defn(name=InboxActivity.RECORD_DECISION)
     async def record_decision(self, entry: LedgerEntry) -> bool:
-        return await asyncio.to_thread(self._in_session, ledger.record, entry)
+        # Its own transaction: appending to the process's hash chain may take a retry.
+        return await asyncio.to_thread(ledger.append, self.engine, entry)
 
     @activity.defn(name=InboxActivity.GET_USER)
     async def get_user(self, request: UserRequest) -> UserInfo:
         user = await asyncio.to_thread(self._get_user, request.name)
         if request.action is not None:
-            signed = self.keyring.verify(request.task_id, request.action)
+            signed = self.signer.verify(request.task_id, request.action)
             user = user.model_copy(update={"signed": signed})
         return user
 

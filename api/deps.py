@@ -1,18 +1,25 @@
-"""Dependencies the routes share: the Temporal client, the database and the calling user."""
+"""Dependencies the routes share: Temporal, the database and the calling user.
 
-from collections.abc import Iterator
-from typing import Annotated
+No route holds a database session across a wait: each use opens a short one (`read`).
+"""
 
-from fastapi import Depends, Request
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.client import Client
 
 from api.errors import ApiError
+from api.limits import RateLimiter
+from api.temporal import Temporal
 from core.settings import Settings
-from core.signing import Keyring
-from core.users import User, authenticate
+from core.signing import Signer
+from core.users import User, authenticate, hash_key
+
+T = TypeVar("T")
 
 
 def _settings(request: Request) -> Settings:
@@ -20,14 +27,14 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _temporal(request: Request) -> Client:
-    client: Client = request.app.state.temporal
-    return client
+def _temporal(request: Request) -> Temporal:
+    temporal: Temporal = request.app.state.temporal
+    return temporal
 
 
-def _keyring(request: Request) -> Keyring:
-    ring: Keyring = request.app.state.keyring
-    return ring
+def _signer(request: Request) -> Signer:
+    signer: Signer = request.app.state.signer
+    return signer
 
 
 def _engine(request: Request) -> Engine:
@@ -35,29 +42,42 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _session(engine: Annotated[Engine, Depends(_engine)]) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-
+# An id in a path (a process, task or job): no control characters, which no id has.
+PathId = Annotated[str, Path(min_length=1, max_length=400, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-TemporalDep = Annotated[Client, Depends(_temporal)]
+TemporalDep = Annotated[Temporal, Depends(_temporal)]
 EngineDep = Annotated[Engine, Depends(_engine)]
-KeyringDep = Annotated[Keyring, Depends(_keyring)]
-SessionDep = Annotated[Session, Depends(_session)]
+SignerDep = Annotated[Signer, Depends(_signer)]
+
+
+def in_session(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Runs `work` in a short session of its own (call it in a thread: it blocks)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return work(session)
+
+
+async def read(engine: Engine, work: Callable[[Session], T]) -> T:
+    """`work` in a short session, off the event loop; the connection is back before it returns."""
+    return await run_in_threadpool(in_session, engine, work)
+
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
-def _current_user(
-    session: SessionDep,
+async def _current_user(
+    request: Request,
+    engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None:
         raise ApiError(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
-    user = authenticate(session, credentials.credentials)
+    key = credentials.credentials
+    user = await read(engine, lambda session: authenticate(session, key))
     if user is None:
         raise ApiError(401, "unauthenticated", "the API key is not valid")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.take(hash_key(key))
     return user
 
 

@@ -15,6 +15,10 @@ from workflows.contracts.roles import Role
 app = typer.Typer(help="Baton: business processes across bots, AI and people, on Temporal.")
 users = typer.Typer(help="Manage users and their API keys.")
 app.add_typer(users, name="users")
+tasks = typer.Typer(help="Act on human tasks as an operator, signed like the API's actions.")
+app.add_typer(tasks, name="tasks")
+ledger = typer.Typer(help="The decision ledger: who or what decided, and proof it is unchanged.")
+app.add_typer(ledger, name="ledger")
 
 
 def _settings() -> Settings:
@@ -87,6 +91,25 @@ def systems(
     default_host, port = settings.systems_host_port
     app = create_app(settings.resolved_systems_database_url)
     uvicorn.run(app, host=host or default_host, port=port, access_log=settings.log_level == "DEBUG")
+
+
+@app.command("codec-server")
+def codec_server(
+    host: Annotated[str | None, typer.Option(help="Interface to bind; default API host.")] = None,
+) -> None:
+    """Serve the codec server on BATON_CODEC_PORT: the Temporal UI shows sealed payloads
+    decoded to signed-in people (API key or sign-in at its page)."""
+    import uvicorn
+
+    from api.codec_server import create_codec_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_codec_app(settings),
+        host=host or settings.api_host,
+        port=settings.codec_port,
+        access_log=settings.log_level == "DEBUG",
+    )
 
 
 @app.command()
@@ -278,3 +301,85 @@ def users_add(
         raise typer.Exit(1) from None
     typer.echo(f"created {name} ({', '.join(r.value for r in role)}); API key (shown once):")
     typer.echo(key)
+
+
+@tasks.command("decide")
+def tasks_decide(
+    task_id: str,
+    user: Annotated[str, typer.Option("--as", help="The person who decides (their roles count).")],
+    outcome: Annotated[str, typer.Option(help="One of the task's outcomes, e.g. approve.")],
+    comment: Annotated[str, typer.Option(help="Why; some outcomes require it.")] = "",
+    data: Annotated[str, typer.Option(help="The form's data as a JSON object.")] = "{}",
+) -> None:
+    """Decide a task as USER, straight through Temporal: the action is signed with Baton's key,
+    and the task checks it as it checks the API's (roles, four-eyes, form)."""
+    import json
+    import uuid
+
+    from temporalio.service import RPCError
+
+    from core.signing import signer
+    from core.task_actions import NoVerdictYet, send_action
+    from core.temporal import connect
+    from workflows.contracts.tasks import ActionKind, TaskAction
+
+    try:
+        fields = json.loads(data)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"error: --data: not JSON: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(fields, dict):
+        typer.echo("error: --data: expected a JSON object", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    action = TaskAction(
+        action_id=f"cli:{uuid.uuid4()}",
+        kind=ActionKind.DECIDE,
+        user=user,
+        outcome=outcome,
+        comment=comment,
+        data=fields,
+    )
+
+    async def main() -> bool:
+        client = await connect(settings)
+        try:
+            verdict = await send_action(client, signer(settings), task_id, action)
+        except NoVerdictYet as exc:
+            typer.echo(f"no answer yet: {exc}; see `GET /v1/tasks/{task_id}`", err=True)
+            return False
+        except RPCError as exc:  # no such task, or it has closed
+            typer.echo(f"error: task {task_id}: {exc.message}", err=True)
+            return False
+        if verdict.applied:
+            typer.echo(f"applied: {outcome} by {user}")
+        else:
+            typer.echo(f"refused ({verdict.status}): {verdict.reason}", err=True)
+        return verdict.applied
+
+    raise typer.Exit(0 if asyncio.run(main()) else 1)
+
+
+@ledger.command("verify")
+def ledger_verify(
+    process: Annotated[
+        str | None, typer.Option("--process", help="Check this process only (its process id).")
+    ] = None,
+) -> None:
+    """Recompute the ledger's hash chains: print every row changed or removed (exit 1), or
+    "ledger intact: N rows in M processes". Rows written before the chain are counted apart."""
+    from core.db import create_tables, make_engine, session_scope
+    from core.ledger import verify
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        create_tables(engine)  # an earlier version's ledger gets the chain's columns, as at start
+        with session_scope(engine) as session:
+            result = verify(session, process)
+    finally:
+        engine.dispose()
+    for problem in result.problems:
+        typer.echo(problem)
+    typer.echo(result.summary())
+    raise typer.Exit(0 if result.intact else 1)

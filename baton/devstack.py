@@ -1,8 +1,11 @@
 """`baton dev`: starts, supervises and stops the embedded stack on one machine.
 
 Order: Temporal dev server (or an existing server) -> sandbox -> workers -> API. Each part must
-be healthy before the next starts. On Ctrl-C or SIGTERM every child is stopped in reverse order;
-children also die with the launcher (PR_SET_PDEATHSIG), so none is ever left behind.
+be healthy before the next starts. Once up, a part that exits is started again after a delay
+that doubles with each restart in a row (0.5 s up to 30 s) and starts over once the part has
+stayed up for a minute; the Temporal dev server too, as its data is in its SQLite file. On
+Ctrl-C or SIGTERM every child is stopped in reverse order, and none is restarted; children also
+die with the launcher (PR_SET_PDEATHSIG), so none is ever left behind.
 """
 
 import asyncio
@@ -19,12 +22,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from core.db import make_engine, prepare_database
 from core.settings import Environment, Settings
@@ -33,10 +38,14 @@ from core.users import DEMO_USERS
 from workflows.contracts.queues import TaskQueue
 
 log = logging.getLogger("baton.dev")
+T = TypeVar("T")
 
 STOP_TIMEOUT_S = 15.0
 STEP_QUEUES: list[TaskQueue] = [queue for queue in TaskQueue if queue is not TaskQueue.PROCESSES]
 READY_TIMEOUT_S = 60.0
+RESTART_FIRST_DELAY_S = 0.5  # the first restart of a part waits this long; each next one twice
+RESTART_MAX_DELAY_S = 30.0
+RESTART_RESET_AFTER_S = 60.0  # a part healthy this long starts again from the first delay
 
 
 class StartupError(RuntimeError):
@@ -51,6 +60,8 @@ class Child:
     process: asyncio.subprocess.Process | None = None
     output: list[str] = field(default_factory=list)  # the last lines, shown if it fails
     relay: asyncio.Task[None] | None = None
+    restarts: int = 0  # restarts in a row: since it last stayed healthy for a while
+    healthy_since: float = 0.0  # time.monotonic() when it last became healthy
 
 
 def temporal_binary() -> str:
@@ -103,7 +114,11 @@ async def http_ok(url: str) -> bool:
         return False
 
 
-async def queues_polled(client: Client, queues: list[TaskQueue], prefix: str) -> bool:
+async def queues_polled(
+    client: Client, queues: list[TaskQueue], prefix: str, pid: int | None = None
+) -> bool:
+    """Whether every queue has a poller; with `pid`, one of that process (the SDK's identity
+    is `pid@host`): the server lists a killed worker's pollers for minutes after."""
     for queue in queues:
         kind = (
             TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
@@ -117,7 +132,8 @@ async def queues_polled(client: Client, queues: list[TaskQueue], prefix: str) ->
                 task_queue_type=kind,
             )
         )
-        if not described.pollers:
+        prefix_of_pid = f"{pid}@"
+        if not any(pid is None or p.identity.startswith(prefix_of_pid) for p in described.pollers):
             return False
     return True
 
@@ -155,6 +171,7 @@ class DevStack:
         systems_host, systems_port = s.systems_host_port
         check_port_free(systems_host, systems_port, "systems sandbox", "BATON_SYSTEMS_URL")
         check_port_free(s.api_host, s.api_port, "Baton API", "BATON_API_PORT")
+        check_port_free(s.api_host, s.codec_port, "codec server", "BATON_CODEC_PORT")
 
         temporal = (
             Child("temporal", self._temporal_argv(), lambda: temporal_is_up(s))
@@ -168,15 +185,22 @@ class DevStack:
                 Child(
                     "workflows",
                     [*baton, "worker", "--queue", TaskQueue.PROCESSES.value],
-                    lambda: self._polled([TaskQueue.PROCESSES]),
+                    lambda: self._polled([TaskQueue.PROCESSES], "workflows"),
                 ),
                 Child(
                     "steps",
                     [*baton, "worker", *(f"--queue={queue.value}" for queue in STEP_QUEUES)],
-                    lambda: self._polled(STEP_QUEUES),
+                    lambda: self._polled(STEP_QUEUES, "steps"),
                 ),
             ],
-            [Child("api", [*baton, "api"], lambda: http_ok(f"{self.api_url}/health"))],
+            [
+                Child("api", [*baton, "api"], lambda: http_ok(f"{self.api_url}/health")),
+                Child(
+                    "codec",
+                    [*baton, "codec-server"],
+                    lambda: http_ok(f"http://{_bind_host(s.api_host)}:{s.codec_port}/health"),
+                ),
+            ],
         ]
 
     def _temporal_argv(self) -> list[str]:
@@ -204,6 +228,8 @@ class DevStack:
             str(s.temporal_http_port),
             "--metrics-port",
             str(s.temporal_metrics_port),
+            "--ui-codec-endpoint",  # the UI asks Baton's codec server to open sealed payloads
+            s.codec_endpoint,
             "--namespace",
             s.temporal_namespace,
             "--log-level",
@@ -214,9 +240,18 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://{_bind_host(self.settings.api_host)}:{self.settings.api_port}"
 
-    async def _polled(self, queues: list[TaskQueue]) -> bool:
+    async def _polled(self, queues: list[TaskQueue], name: str) -> bool:
+        """Whether the child called `name` (a worker process) polls every one of `queues`."""
         assert self.client is not None  # connected once Temporal was up
-        return await queues_polled(self.client, queues, self.settings.task_queue_prefix)
+        child = next(child for child in self.children if child.name == name)
+        if child.process is None:
+            return False
+        try:
+            return await queues_polled(
+                self.client, queues, self.settings.task_queue_prefix, child.process.pid
+            )
+        except RPCError:
+            return False  # Temporal itself is (re)starting
 
     # -- running ----------------------------------------------------------------------------
 
@@ -258,12 +293,15 @@ class DevStack:
         for child in group:
             await self._spawn(child)
         await asyncio.gather(*(self._until_ready(child) for child in group))
+        for child in group:
+            child.healthy_since = time.monotonic()
 
     async def _spawn(self, child: Child) -> None:
         if self.stopping.is_set():
             raise StartupError("stopped during start-up")
         log.info("starting %s", child.name)
-        self.children.append(child)
+        if child not in self.children:  # a restart keeps its place in the stopping order
+            self.children.append(child)
         child.process = await asyncio.create_subprocess_exec(
             *child.argv,
             stdout=asyncio.subprocess.PIPE,
@@ -300,38 +338,83 @@ class DevStack:
             print(f"[{child.name:8}] {line}", flush=True)
 
     async def _supervise(self) -> int:
-        waits = {
-            asyncio.create_task(child.process.wait()): child
-            for child in self.children
-            if child.process
-        }
+        """Restarts every part that exits, until Ctrl-C or SIGTERM; 0 then."""
+        watchers = [asyncio.create_task(self._watch(child)) for child in self.children]
         stop = asyncio.create_task(self.stopping.wait())
-        done, _ = await asyncio.wait([stop, *waits], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task in waits:
-                child = waits[task]
-                log.error(
-                    "%s", self._failure(child, f"stopped unexpectedly (code {task.result()})")
-                )
-                return 1
+        await asyncio.wait([stop, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        if not self.stopping.is_set():  # a watcher failed: nothing would restart its part
+            self.stopping.set()
+            await asyncio.gather(*watchers, return_exceptions=True)
+            for watcher in watchers:
+                if watcher.done() and watcher.exception():
+                    log.error("supervising failed", exc_info=watcher.exception())
+            return 1
         log.info("stopping the stack")
+        await asyncio.gather(*watchers)  # each returns as soon as it sees the stop
         return 0
+
+    async def _watch(self, child: Child) -> None:
+        """Starts `child` again whenever it exits, after a delay that doubles with each restart
+        in a row, until the stack stops."""
+        while True:
+            assert child.process is not None
+            code = await self._unless_stopping(child.process.wait())
+            if code is None:
+                return
+            healthy_for = time.monotonic() - child.healthy_since
+            if child.healthy_since and healthy_for >= RESTART_RESET_AFTER_S:
+                child.restarts = 0
+            child.restarts += 1
+            delay = min(RESTART_FIRST_DELAY_S * 2 ** (child.restarts - 1), RESTART_MAX_DELAY_S)
+            log.error(
+                "%s exited with %s; restarting in %.1f s (restart %d)",
+                *(child.name, code, delay, child.restarts),
+            )
+            child.healthy_since = 0.0
+            if await self._unless_stopping(asyncio.sleep(delay, True)) is None:
+                return
+            try:
+                await self._spawn(child)
+                await self._until_ready(child)
+            except StartupError as exc:
+                if self.stopping.is_set():
+                    return
+                log.error("%s", exc)
+                await self._stop(child)  # not healthy in time: it goes round again
+                continue
+            child.healthy_since = time.monotonic()
+            log.info("%s is back (restart %d)", child.name, child.restarts)
+
+    async def _unless_stopping(self, awaitable: Awaitable[T]) -> T | None:
+        """What `awaitable` gives, or None (and it is cancelled) once the stack is stopping."""
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+        if self.stopping.is_set():
+            task.cancel()
+            return None
+        stop.cancel()
+        return task.result()
 
     async def _stop_all(self) -> None:
         for child in reversed(self.children):
-            process = child.process
-            if process is None or process.returncode is not None:
-                continue
+            await self._stop(child)
+
+    async def _stop(self, child: Child) -> None:
+        """SIGTERM, then SIGKILL to its process group if it has not stopped in time."""
+        process = child.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("%s did not stop in %ss; killing it", child.name, STOP_TIMEOUT_S)
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-            except TimeoutError:
-                log.warning("%s did not stop in %ss; killing it", child.name, STOP_TIMEOUT_S)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
-            log.info("%s stopped", child.name)
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        log.info("%s stopped", child.name)
 
     def _print_banner(self, seconds: float) -> None:
         s = self.settings
@@ -340,6 +423,7 @@ class DevStack:
             f"Baton is up ({seconds:.1f}s).",
             f"  API          {self.api_url}   (OpenAPI docs: {self.api_url}/docs)",
             f"  Temporal UI  {s.temporal_ui_url}",
+            f"  Codec server {s.codec_endpoint}   (sign in there to read payloads in the UI)",
             f"  Temporal     {s.temporal_address}   namespace {s.temporal_namespace}",
             f"  Sandbox      {s.systems_url}",
             f"  Data         {s.data_dir}/",

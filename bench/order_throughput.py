@@ -28,6 +28,9 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from core.settings import Environment, Settings
+from core.temporal import connect
+
 ALICE, BOB = {"Authorization": "Bearer dev-alice"}, {"Authorization": "Bearer dev-bob"}
 SMALL = {"customer_id": "C-1010", "lines": [{"sku": "BRG-810", "quantity": 1}]}
 LARGE = {"customer_id": "C-1010", "lines": [{"sku": "PMP-410", "quantity": 12}]}
@@ -168,7 +171,16 @@ async def main() -> None:
         stack, env = start_stack(Path(data_dir))
         try:
             api_url = f"http://127.0.0.1:{env['BATON_API_PORT']}"
-            client = await Client.connect(env["BATON_TEMPORAL_ADDRESS"])
+            # The stack's own converter: its dev codec key, made in its data directory.
+            settings = Settings(
+                _env_file=None,
+                env=Environment.DEV,
+                data_dir=Path(data_dir),
+                temporal_address=env["BATON_TEMPORAL_ADDRESS"],
+            )
+            client = await connect(
+                settings.model_copy(update={"codec_keys": {}, "codec_key_id": ""})
+            )
             async with httpx.AsyncClient(base_url=api_url, timeout=60) as api:
                 await run_orders(api, client, 2, 2)  # warm-up: models trained, connections open
                 began = time.perf_counter()

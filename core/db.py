@@ -14,21 +14,28 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import core.inbox
 import core.ledger
-import core.robot_jobs  # noqa: F401  (importing it registers the robot_jobs table)
+import core.robot_jobs
 from core.settings import Environment, Settings
 from core.users import seed_demo_users
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`. A PostgreSQL URL may pin a schema: `?options=-csearch_path%3Dname`."""
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for `url`. A PostgreSQL URL may pin a schema: `?options=-csearch_path%3Dname`.
+
+    `pool_size` connections stay open and `max_overflow` more are opened at peaks; a caller
+    beyond both waits (SQLAlchemy's pool timeout), so size them for the caller's concurrency.
+    """
     parsed = make_url(url)
     connect_args: dict[str, Any] = {}
+    pool_args: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            pool_args = {}  # an in-memory database lives in one connection: no pool to size
         # Activities write from worker threads; SQLite serialises writers itself.
         connect_args["check_same_thread"] = False
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, **pool_args)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -45,6 +52,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
+    # No migrations yet: a ledger table of an earlier version gets the chain's columns here.
+    core.ledger.add_chain_columns(engine)
 
 
 def ping(engine: Engine) -> None:

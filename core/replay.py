@@ -4,9 +4,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.worker import Replayer
+
+from core.settings import get_settings
+from core.temporal import data_converter
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,62 @@ def dump_history(history: WorkflowHistory) -> str:
 
 
 async def fetch_history(client: Client, workflow_id: str) -> WorkflowHistory:
+    """The history as Temporal keeps it: payloads sealed (see core/codec.py)."""
     return await client.get_workflow_handle(workflow_id).fetch_history()
 
 
-async def replay(history: WorkflowHistory, workflows: tuple[type, ...]) -> ReplayOutcome:
-    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+async def open_history(history: WorkflowHistory, converter: DataConverter) -> WorkflowHistory:
+    """A copy of the history with every sealed payload opened and failure messages and stack
+    traces put back: what a saved history in the repository holds (plain JSON, no key needed)."""
+    opened = History()
+    opened.events.extend(history.events)
+    if converter.payload_codec is not None:
+        await _open_payloads(opened, converter.payload_codec)
+    return WorkflowHistory(history.workflow_id, list(opened.events))
+
+
+async def _open_payloads(message: Message, codec: PayloadCodec) -> None:
+    """Opens, in place, every Payload anywhere under `message` (fields, lists and maps)."""
+    for field, value in message.ListFields():
+        kind = field.message_type
+        if kind is None:
+            continue
+        if kind.GetOptions().map_entry:
+            item_kind = kind.fields_by_name["value"].message_type
+            if item_kind is not None and item_kind.full_name == Payload.DESCRIPTOR.full_name:
+                for key in list(value):
+                    value[key].CopyFrom((await codec.decode([value[key]]))[0])
+            elif item_kind is not None:
+                for item in value.values():
+                    await _open_payloads(item, codec)
+        elif kind.full_name == Payload.DESCRIPTOR.full_name:
+            if field.is_repeated:
+                payloads = await codec.decode(list(value))
+                del value[:]
+                value.extend(payloads)
+            else:
+                value.CopyFrom((await codec.decode([value]))[0])
+        elif field.is_repeated:
+            for item in value:
+                await _open_payloads(item, codec)
+        else:
+            await _open_payloads(value, codec)
+    if isinstance(message, Failure) and message.HasField("encoded_attributes"):
+        attributes = json.loads(message.encoded_attributes.data)
+        message.message = attributes.get("message", "")
+        message.stack_trace = attributes.get("stack_trace", "")
+        message.ClearField("encoded_attributes")
+
+
+async def replay(
+    history: WorkflowHistory,
+    workflows: tuple[type, ...],
+    converter: DataConverter | None = None,
+) -> ReplayOutcome:
+    """Replays with the converter of every client (default: from the settings), so sealed
+    histories open; plain ones (saved before the codec, or opened) pass through."""
+    converter = converter or data_converter(get_settings())
+    replayer = Replayer(workflows=workflows, data_converter=converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     started = history.events[0].workflow_execution_started_event_attributes
     failure = result.replay_failure

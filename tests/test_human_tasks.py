@@ -11,8 +11,9 @@ from sqlmodel import select
 from temporalio.client import WorkflowHandle
 
 from core.db import make_engine, session_scope
+from core.keys import Keyring
 from core.ledger import LedgerRow, for_process
-from core.signing import Keyring, keyring
+from core.signing import Signer, signer
 from core.users import add_user
 from tests.flows import ApprovalInput, ApprovalProcess
 from tests.helpers import (
@@ -40,7 +41,8 @@ from workflows.contracts.tasks import (
     task_id_for,
 )
 
-Forge = Callable[[Keyring, str, TaskAction], TaskAction]
+Forge = Callable[[Signer, str, TaskAction], TaskAction]
+STRANGER = Signer(Keyring("test-1", {"test-1": b"x" * 32}))  # the id Baton uses, another key
 
 
 def approval(**overrides: Any) -> TaskSpec:
@@ -169,7 +171,7 @@ async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
     stack: Stack,
 ) -> None:
     handle, task_id = await start(stack, approval())
-    signing = keyring(stack.settings)
+    signing = signer(stack.settings)
     # Signed, but alice may not decide: refused on her roles, and recorded.
     alice = TaskAction(action_id="ui-1", kind=ActionKind.DECIDE, user="alice", outcome="approve")
     lookup = await signal(stack, task_id, signing.sign(task_id, alice))
@@ -192,13 +194,15 @@ async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
 @pytest.mark.parametrize(
     "signature",
     [
-        pytest.param(lambda ring, task_id, action: action, id="unsigned"),
+        pytest.param(lambda signer, task_id, action: action, id="unsigned"),
         pytest.param(
-            lambda ring, task_id, action: Keyring("dev", {"dev": b"x" * 32}).sign(task_id, action),
+            lambda signer, task_id, action: Signer(Keyring("dev", {"dev": b"x" * 32})).sign(
+                task_id, action
+            ),
             id="another-key",
         ),
         pytest.param(
-            lambda ring, task_id, action: ring.sign(task_id, action).model_copy(
+            lambda signer, task_id, action: signer.sign(task_id, action).model_copy(
                 update={"outcome": "reject"}
             ),
             id="tampered",
@@ -209,7 +213,7 @@ async def test_a_forged_signal_cannot_act_as_an_approver(stack: Stack, signature
     """`temporal workflow signal --name act --input '{..."user":"bob","outcome":"approve"}'`."""
     handle, task_id = await start(stack, approval())
     bob = TaskAction(action_id="f1", kind=ActionKind.DECIDE, user="bob", outcome="approve")
-    lookup = await signal(stack, task_id, signature(keyring(stack.settings), task_id, bob))
+    lookup = await signal(stack, task_id, signature(signer(stack.settings), task_id, bob))
     assert lookup.verdict is not None
     assert (lookup.verdict.applied, lookup.verdict.status) == (False, 403)
     assert "not signed" in lookup.verdict.reason

@@ -22,7 +22,7 @@ def registered(stack: Stack) -> Iterator[None]:
 async def test_the_catalogue_offers_it_with_its_input_schema(stack: Stack) -> None:
     listed = (await stack.api.get("/v1/process-types", headers=stack.as_user(ALICE))).json()
     entry = next(item for item in listed if item["name"] == RESTOCK.name)
-    assert entry["roles"] == ["sales_manager"]
+    assert entry["roles"] == ["sales_rep", "sales_manager"]
     assert set(entry["input_schema"]["required"]) == {"sku", "quantity"}
 
 

@@ -168,13 +168,13 @@ async def add_fault(sandbox: httpx.AsyncClient, **rule: Any) -> None:
 
 
 async def test_a_fault_before_the_write_changes_nothing(sandbox: httpx.AsyncClient) -> None:
-    await add_fault(sandbox, path="/erp/*", error_rate=1.0, status=503)
+    await add_fault(sandbox, path="/erp/*", methods=["POST"], error_rate=1.0, status=503)
     before = await stock(sandbox, "WID-200")
     order = {"order_ref": "SO-10", "lines": [{"sku": "WID-200", "quantity": 3}]}
     failed = await sandbox.post("/erp/reservations", json=order, headers=key("so-10"))
     assert failed.status_code == 503
     assert failed.json()["error"]["code"] == "injected_fault"
-    assert await stock(sandbox, "WID-200") == before  # GETs are not faulted by default
+    assert await stock(sandbox, "WID-200") == before  # the rule narrowed to POST: reads work
 
     assert (await sandbox.delete("/admin/faults")).status_code == 204
     retried = await sandbox.post("/erp/reservations", json=order, headers=key("so-10"))
@@ -198,8 +198,30 @@ async def test_a_lost_response_is_made_safe_by_the_key(sandbox: httpx.AsyncClien
     assert stats == {"calls": 2, "writes": 1, "duplicates": 1, "faults": 1}
 
 
+async def test_a_rule_applies_to_every_method_unless_methods_narrows_it(
+    sandbox: httpx.AsyncClient,
+) -> None:
+    # The contract's example: no `methods`, so reads fail as well as writes.
+    await add_fault(sandbox, path="/erp/*", error_rate=1.0, status=503)
+    assert (await sandbox.get("/admin/faults")).json()[0]["methods"] == []
+    order = {"order_ref": "SO-12", "lines": [{"sku": "WID-200", "quantity": 1}]}
+    assert (await sandbox.get("/erp/products")).status_code == 503
+    assert (
+        await sandbox.post("/erp/reservations", json=order, headers=key("so-12"))
+    ).status_code == 503
+    assert (await sandbox.get("/crm/customers")).status_code == 200  # another path
+
+    await sandbox.delete("/admin/faults")
+    await add_fault(sandbox, path="/erp/*", methods=["get"], error_rate=1.0, status=503)
+    assert (await sandbox.get("/admin/faults")).json()[0]["methods"] == ["GET"]
+    assert (await sandbox.get("/erp/products")).status_code == 503
+    assert (
+        await sandbox.post("/erp/reservations", json=order, headers=key("so-12"))
+    ).status_code == 201
+
+
 async def test_an_error_rate_fails_a_share_of_calls(sandbox: httpx.AsyncClient) -> None:
-    await add_fault(sandbox, path="/crm/*", methods=[], error_rate=0.3, seed=7)
+    await add_fault(sandbox, path="/crm/*", error_rate=0.3, seed=7)
     statuses = [(await sandbox.get("/crm/customers/C-1001")).status_code for _ in range(100)]
     failed = statuses.count(503)
     assert 15 <= failed <= 45  # 30% of 100, with a fixed seed

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -17,7 +16,7 @@ from baton.devstack import temporal_binary
 from core.db import make_engine, session_scope
 from core.inbox import HumanTask
 from core.settings import Settings
-from core.temporal import ensure_search_attributes
+from core.temporal import data_converter, ensure_search_attributes
 from tests.flows import TEST_WORKFLOWS, ApprovalInput, ApprovalProcess
 from tests.ports import free_port
 from workers.registry import content_for
@@ -32,7 +31,7 @@ from workflows.contracts.tasks import EscalationRung, TaskSpec, task_id_for
 async def file_backed_server(database: Path, port: int) -> AsyncIterator[Client]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings(_env_file=None)),
         port=port,
         dev_server_database_filename=str(database),
         dev_server_log_level="error",

@@ -15,7 +15,7 @@ from activities.bots.mes import MESBot
 from activities.bots.notifications import NotificationBot
 from activities.inbox import InboxActivities
 from activities.robot_pool import RobotPoolActivities
-from core.signing import keyring
+from core.signing import signer
 from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
 from workflows.invoice_processing import InvoiceProcessingWorkflow
@@ -73,7 +73,7 @@ def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
     if queue is TaskQueue.INBOX:
         return QueueContent(
             activities=activities_of(
-                InboxActivities(resources.engine, keyring(settings)),
+                InboxActivities(resources.engine, signer(settings)),
                 RobotPoolActivities(resources.engine),
             )
         )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
+from api.errors import responses
 from core.db import ping
 
 router = APIRouter(tags=["health"])
@@ -27,9 +28,9 @@ class Health(BaseModel):
     database: ComponentHealth
 
 
-async def _temporal_health(client: TemporalDep, address: str) -> ComponentHealth:
+async def _temporal_health(temporal: TemporalDep, address: str) -> ComponentHealth:
     try:
-        await asyncio.wait_for(client.service_client.check_health(), _TIMEOUT_S)
+        await asyncio.wait_for(temporal.client.service_client.check_health(), _TIMEOUT_S)
     except Exception as exc:
         return ComponentHealth(status="down", detail=f"{address}: {type(exc).__name__}: {exc}")
     return ComponentHealth(status="ok", detail=address)
@@ -46,11 +47,16 @@ async def _database_health(engine: EngineDep) -> ComponentHealth:
 @router.get(
     "/health",
     response_model=Health,
-    responses={503: {"model": Health, "description": "Temporal or the database is down"}},
+    responses={
+        503: {"model": Health, "description": "Temporal or the database is down"},
+        **responses(500),
+    },
 )
-async def health(client: TemporalDep, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+async def health(
+    temporal_dep: TemporalDep, engine: EngineDep, settings: SettingsDep
+) -> JSONResponse:
     temporal, database = await asyncio.gather(
-        _temporal_health(client, settings.temporal_address), _database_health(engine)
+        _temporal_health(temporal_dep, settings.temporal_address), _database_health(engine)
     )
     ok = temporal.status == database.status == "ok"
     body = Health(status="ok" if ok else "degraded", temporal=temporal, database=database)

@@ -5,25 +5,47 @@ key decides the id, so repeating a start returns the first process.
 """
 
 import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CurrentUser, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.authz import (
+    authorize,
+    process_subject,
+    quoted,
+    readable_processes,
+    type_roles,
+    with_requester_roles,
+)
+from api.deps import CurrentUser, EngineDep, PathId, SettingsDep, TemporalDep
+from api.errors import ApiError, field_error, responses
+from api.temporal import Temporal, is_closed_or_missing
 from core import processes
 from core.settings import Settings
+from core.users import User
 from workflows.contracts import search_attributes as search
 from workflows.contracts.catalogue import PROCESS_TYPES
+from workflows.contracts.permissions import Action, Subject
 from workflows.contracts.processes import STATE_QUERY, ProcessState, ProcessStatus
+from workflows.contracts.roles import Role
 from workflows.contracts.tasks import TASK_WORKFLOW
 
-router = APIRouter(prefix="/v1", tags=["processes"])
+router = APIRouter(prefix="/v1", tags=["processes"], responses=responses(401, 429, 500, 503))
+
+_OPEN = (ProcessStatus.RUNNING, ProcessStatus.WAITING)
 
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: ProcessStatus.FAILED,
@@ -36,7 +58,7 @@ _CLOSED_STATUS = {
 class ProcessTypeOut(BaseModel):
     name: str
     description: str
-    roles: list[str]
+    roles: list[Role]
     input_schema: dict[str, Any]
 
 
@@ -95,7 +117,7 @@ async def process_types(_user: CurrentUser) -> list[ProcessTypeOut]:
         ProcessTypeOut(
             name=ptype.name,
             description=ptype.description,
-            roles=[role.value for role in ptype.roles],
+            roles=list(ptype.roles),
             input_schema=ptype.input_model.model_json_schema(),
         )
         for ptype in PROCESS_TYPES.values()
@@ -106,10 +128,13 @@ async def process_types(_user: CurrentUser) -> list[ProcessTypeOut]:
     "/processes/{process_type}",
     status_code=201,
     response_model=Started,
-    responses={200: {"model": Started, "description": "the process this Idempotency-Key started"}},
+    responses={
+        200: {"model": Started, "description": "the process this Idempotency-Key started"},
+        **responses(403, 404, 413, 422, 503),
+    },
 )
 async def start(
-    process_type: str,
+    process_type: PathId,
     body: Annotated[dict[str, Any], Body(description="the process input; see /v1/process-types")],
     temporal: TemporalDep,
     settings: SettingsDep,
@@ -124,6 +149,7 @@ async def start(
             f"no process type {process_type!r}",
             {"known": sorted(PROCESS_TYPES)},
         )
+    authorize(user, Action.START_PROCESS, Subject(type_roles=type_roles(process_type)))
     try:
         process_input = ptype.input_model.model_validate(body)
     except ValidationError as exc:
@@ -133,8 +159,10 @@ async def start(
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         raise ApiError(422, "validation_error", f"invalid input: {summary}", fields) from None
-    started_process = await processes.start_process(
-        temporal, settings, ptype, process_input, user.name, idempotency_key
+    started_process = await temporal.call(
+        processes.start_process(
+            temporal.client, settings, ptype, process_input, user.name, idempotency_key
+        )
     )
     process_id = started_process.process_id
     started = Started(
@@ -147,41 +175,112 @@ async def start(
     return JSONResponse(started.model_dump(mode="json"), status_code=status_code)
 
 
-async def _state(handle: WorkflowHandle[Any, Any]) -> ProcessState:
+def _missing(process_id: str) -> ApiError:
+    return ApiError(404, "process_not_found", f"no process {process_id!r}")
+
+
+@dataclass(frozen=True)
+class _Process:
+    """A process the caller may read: its handle, its description and what authorization needs."""
+
+    handle: WorkflowHandle[Any, Any]
+    description: WorkflowExecutionDescription
+    subject: Subject
+
+
+async def _readable(temporal: Temporal, process_id: str, user: User) -> _Process:
+    """One describe says whether it is a process, who requested it and its type; a process the
+    caller may not read is as missing as one that never was."""
+    handle = temporal.client.get_workflow_handle(process_id)
     try:
-        state: ProcessState = await handle.query(STATE_QUERY, result_type=ProcessState)
-        description = await handle.describe()
-    except WorkflowQueryFailedError as exc:  # a run that is not a process (e.g. a task)
-        raise ApiError(404, "process_not_found", f"{handle.id!r} is not a process") from exc
+        description = await temporal.call(handle.describe(rpc_timeout=temporal.rpc_timeout))
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise _missing(process_id) from exc
+        raise
+    attributes = description.typed_search_attributes
+    process_type = attributes.get(search.PROCESS_TYPE)
+    if process_type is None or description.workflow_type == TASK_WORKFLOW:
+        raise _missing(process_id)  # another kind of run, e.g. a human task
+    subject = process_subject(process_type, attributes.get(search.REQUESTED_BY))
+    authorize(user, Action.READ_PROCESS, subject, hidden=_missing(process_id))
+    return _Process(handle, description, subject)
+
+
+async def _state(temporal: Temporal, process: _Process) -> ProcessState:
+    handle = process.handle
+    try:
+        state: ProcessState = await temporal.call(
+            handle.query(
+                STATE_QUERY, result_type=ProcessState, rpc_timeout=temporal.query_rpc_timeout
+            ),
+            query=True,
+        )
+    except WorkflowQueryFailedError as exc:  # a run that is not a process
+        raise _missing(handle.id) from exc
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "process_not_found", f"no process {handle.id!r}") from exc
+            raise _missing(handle.id) from exc
+        if exc.status is RPCStatusCode.FAILED_PRECONDITION and "closed before" in exc.message:
+            return _described(process)  # it ended before a worker ran it: nothing to ask
         raise
-    closed_as = _CLOSED_STATUS.get(description.status) if description.status else None
+    status = process.description.status
+    closed_as = _CLOSED_STATUS.get(status) if status else None
     if closed_as and state.status not in (ProcessStatus.CANCELLED, ProcessStatus.REJECTED):
         state.status = closed_as
     return state
 
 
-@router.get("/processes/{process_id}", response_model=ProcessOut)
+def _described(process: _Process) -> ProcessState:
+    """The state as Temporal describes the run, for one that has no state to query."""
+    attributes = process.description.typed_search_attributes
+    return ProcessState(
+        process_id=process.handle.id,
+        process_type=attributes.get(search.PROCESS_TYPE) or "",
+        business_key=attributes.get(search.BUSINESS_KEY) or "",
+        status=_status_of(process.description.status, attributes.get(search.STATUS)),
+        stage=attributes.get(search.STAGE) or "started",
+        reason="it ended before any worker ran it",
+    )
+
+
+@router.get(
+    "/processes/{process_id}", response_model=ProcessOut, responses=responses(404, 422, 503)
+)
 async def get_process(
-    process_id: str, temporal: TemporalDep, settings: SettingsDep, _user: CurrentUser
+    process_id: PathId, temporal: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> ProcessOut:
     """Live state, read from the workflow itself (a query), never from a copy."""
-    state = await _state(temporal.get_workflow_handle(process_id))
-    return _out(state, settings)
+    process = await _readable(temporal, process_id, user)
+    return _out(await _state(temporal, process), settings)
 
 
-@router.post("/processes/{process_id}/cancel", status_code=202, response_model=ProcessOut)
+@router.post(
+    "/processes/{process_id}/cancel",
+    status_code=202,
+    response_model=ProcessOut,
+    responses=responses(403, 404, 409, 422, 503),
+)
 async def cancel_process(
-    process_id: str, temporal: TemporalDep, settings: SettingsDep, _user: CurrentUser
+    process_id: PathId,
+    temporal: TemporalDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
 ) -> ProcessOut:
     """Asks the process to stop; it undoes what it did (compensation) and ends cancelled."""
-    handle = temporal.get_workflow_handle(process_id)
-    state = await _state(handle)
-    if state.status not in (ProcessStatus.RUNNING, ProcessStatus.WAITING):
-        raise ApiError(409, "process_closed", f"the process is already {state.status.value}")
-    await handle.cancel()
+    process = await _readable(temporal, process_id, user)
+    authorize(user, Action.CANCEL_PROCESS, await with_requester_roles(engine, process.subject))
+    state = await _state(temporal, process)
+    closed = ApiError(409, "process_closed", f"the process is already {state.status.value}")
+    if state.status not in _OPEN:
+        raise closed
+    try:
+        await temporal.call(process.handle.cancel(rpc_timeout=temporal.rpc_timeout))
+    except RPCError as exc:
+        if is_closed_or_missing(exc):
+            raise closed from exc
+        raise
     return _out(state, settings)
 
 
@@ -213,38 +312,70 @@ _QUERY_STATUS = {
 }
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+# Page tokens carry a checksum of Temporal's token: a token the API never gave is 422 at once
+# (Temporal would answer one it cannot read only after the client's retries).
+_CHECK = 8
 
 
-@router.get("/processes", response_model=ProcessPage)
+def _page_token(token: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(token).digest()[:_CHECK] + token).decode()
+
+
+def _temporal_token(next_page: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(next_page.encode("ascii"))
+    except (ValueError, binascii.Error):
+        raw = b""
+    check, token = raw[:_CHECK], raw[_CHECK:]
+    if not token or hashlib.sha256(token).digest()[:_CHECK] != check:
+        message = "not a page token of this API; send the next_page of the previous page"
+        raise field_error(422, "validation_error", "query.next_page", message)
+    return token
+
+
+@router.get("/processes", response_model=ProcessPage, responses=responses(422, 503))
 async def list_processes(
     temporal: TemporalDep,
     settings: SettingsDep,
-    _user: CurrentUser,
-    process_type: str | None = None,
+    user: CurrentUser,
+    process_type: Annotated[
+        str | None, Query(max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    ] = None,
     status: ProcessStatus | None = None,
-    business_key: str | None = None,
+    business_key: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    next_page: str | None = None,
+    next_page: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
-    """Newest first, from Temporal's visibility store (search attributes)."""
+    """Newest first, from Temporal's visibility store (search attributes); only the processes
+    the caller may read."""
     # Human tasks carry the process type too (to be found in the UI); they are not processes.
     clauses = [
         f"{search.PROCESS_TYPE.name} IS NOT NULL",
-        f"WorkflowType != {_quoted(TASK_WORKFLOW)}",
+        f"WorkflowType != {quoted(TASK_WORKFLOW)}",
     ]
+    if (readable := readable_processes(user)) is not None:
+        clauses.append(readable)
     if process_type:
-        clauses.append(f"{search.PROCESS_TYPE.name} = {_quoted(process_type)}")
+        clauses.append(f"{search.PROCESS_TYPE.name} = {quoted(process_type)}")
     if business_key:
-        clauses.append(f"{search.BUSINESS_KEY.name} = {_quoted(business_key)}")
+        clauses.append(f"{search.BUSINESS_KEY.name} = {quoted(business_key)}")
     if status:
         clauses.append(_QUERY_STATUS[status])
-    token = base64.urlsafe_b64decode(next_page) if next_page else None
-    iterator = temporal.list_workflows(
-        " AND ".join(clauses), page_size=page_size, next_page_token=token
+    iterator = temporal.client.list_workflows(
+        " AND ".join(clauses),
+        page_size=page_size,
+        next_page_token=_temporal_token(next_page) if next_page else None,
+        rpc_timeout=temporal.rpc_timeout,
     )
-    await iterator.fetch_next_page()
+    try:
+        await temporal.call(iterator.fetch_next_page())
+    except RPCError as exc:  # the filters are checked above: only the token can be refused
+        if exc.status is not RPCStatusCode.INVALID_ARGUMENT or not next_page:
+            raise
+        message = f"Temporal refused it: {exc.message}"
+        raise field_error(422, "validation_error", "query.next_page", message) from exc
     items = []
     for execution in iterator.current_page or []:
         attributes = execution.typed_search_attributes
@@ -263,5 +394,5 @@ async def list_processes(
     page_token = iterator.next_page_token
     return ProcessPage(
         items=items,
-        next_page=base64.urlsafe_b64encode(page_token).decode() if page_token else None,
+        next_page=_page_token(page_token) if page_token else None,
     )

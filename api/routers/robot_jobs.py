@@ -16,12 +16,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
-from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle, Client
+from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CurrentUser, EngineDep, TemporalDep
-from api.errors import ApiError
+from api.authz import allowed
+from api.deps import EngineDep, PathId, TemporalDep
+from api.errors import ApiError, responses
+from api.temporal import Temporal
 from core.robot_jobs import (
     JobNotFoundError,
     JobNotYoursError,
@@ -35,17 +37,18 @@ from core.robot_jobs import (
     take_job,
 )
 from core.users import User
+from workflows.contracts.permissions import Action
 from workflows.contracts.robots import ROBOT_JOB_FAILED, JobStatus, RobotJobResult
-from workflows.contracts.roles import Role
 
-router = APIRouter(prefix="/v1/robot-jobs", tags=["robot-jobs"])
-
-# Bounds each Temporal call, so a robot's request fails (503) rather than hangs while it is down.
-_RPC_TIMEOUT = timedelta(seconds=5)
+router = APIRouter(
+    prefix="/v1/robot-jobs", tags=["robot-jobs"], responses=responses(401, 429, 500, 503)
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_Call = Callable[[AsyncActivityHandle], Awaitable[None]]
+_Call = Callable[[AsyncActivityHandle, timedelta], Awaitable[None]]  # (handle, rpc timeout)
+# What a job's actions may answer besides 200 (409: the job is closed, abandoned or taken).
+_JOB_ERRORS = responses(403, 404, 409, 422, 503)
 
 
 class RobotJobView(BaseModel):
@@ -82,13 +85,7 @@ class FailBody(BaseModel):
     retryable: bool = Field(True, description="false ends the activity; no robot tries again")
 
 
-def _robot(user: CurrentUser) -> User:
-    if not {Role.ROBOT, Role.ADMIN} & set(user.roles):
-        raise ApiError(403, "forbidden", "robot jobs are for robots (role 'robot') and admins")
-    return user
-
-
-Robot = Annotated[User, Depends(_robot)]
+Robot = Annotated[User, Depends(allowed(Action.WORK_ROBOT_JOBS))]
 
 
 async def _db(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -104,20 +101,21 @@ async def _db(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
 
 
 def _heartbeat(*details: Any) -> _Call:
-    return lambda handle: handle.heartbeat(*details, rpc_timeout=_RPC_TIMEOUT)
+    return lambda handle, timeout: handle.heartbeat(*details, rpc_timeout=timeout)
 
 
-async def _forward(client: Client, engine: Engine, job: RobotJob, call: _Call) -> None:
+async def _forward(temporal: Temporal, engine: Engine, job: RobotJob, call: _Call) -> None:
     """Sends `call` to the job's activity; abandons the job (409) if Temporal stopped waiting."""
-    handle = client.get_async_activity_handle(task_token=job.task_token)
+    handle = temporal.client.get_async_activity_handle(task_token=job.task_token)
     try:
-        await call(handle)
+        await temporal.call(call(handle, temporal.rpc_timeout))
         return
     except AsyncActivityCancelledError as exc:
         if exc.details and exc.details.cancel_requested:
             # The workflow asked to cancel; acknowledging ends the attempt now, not at a timeout.
-            with contextlib.suppress(RPCError):
-                await handle.report_cancellation(rpc_timeout=_RPC_TIMEOUT)
+            with contextlib.suppress(RPCError, ApiError):
+                cancelled = handle.report_cancellation(rpc_timeout=temporal.rpc_timeout)
+                await temporal.call(cancelled)
         reason = "the activity was cancelled, paused or reset"
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
@@ -127,21 +125,21 @@ async def _forward(client: Client, engine: Engine, job: RobotJob, call: _Call) -
     raise ApiError(409, "job_abandoned", f"job {job.id} is abandoned: {reason}")
 
 
-async def _still_offered(client: Client, engine: Engine, job: RobotJob) -> bool:
+async def _still_offered(temporal: Temporal, engine: Engine, job: RobotJob) -> bool:
     """Heartbeats an open job on behalf of its pool: while robots poll, a waiting job does not
     time out. False when Temporal no longer waits for it."""
     try:
-        await _forward(client, engine, job, _heartbeat())
+        await _forward(temporal, engine, job, _heartbeat())
     except ApiError as exc:
         return exc.status != 409  # Temporal unreachable: keep it listed, `take` will tell
     await _db(record_heartbeat, engine, job.id)
     return True
 
 
-@router.get("", response_model=list[RobotJobView])
+@router.get("", response_model=list[RobotJobView], responses=responses(403, 422))
 async def list_open_jobs(
     _robot: Robot,
-    client: TemporalDep,
+    temporal: TemporalDep,
     engine: EngineDep,
     pool: Annotated[str, Query(min_length=1, max_length=100)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -150,55 +148,63 @@ async def list_open_jobs(
     jobs = await _db(open_jobs, engine, pool, limit)
     now = datetime.now(UTC)
     due = [job for job in jobs if job.keepalive_due(now)]
-    offered = await asyncio.gather(*(_still_offered(client, engine, job) for job in due))
+    offered = await asyncio.gather(*(_still_offered(temporal, engine, job) for job in due))
     gone = {job.id for job, ok in zip(due, offered, strict=True) if not ok}
     return [RobotJobView.model_validate(job) for job in jobs if job.id not in gone]
 
 
-@router.get("/{job_id}", response_model=RobotJobView)
-async def read_job(job_id: str, _robot: Robot, engine: EngineDep) -> RobotJobView:
+@router.get("/{job_id}", response_model=RobotJobView, responses=responses(403, 404, 422))
+async def read_job(job_id: PathId, _robot: Robot, engine: EngineDep) -> RobotJobView:
     return RobotJobView.model_validate(await _db(get_job, engine, job_id))
 
 
-@router.post("/{job_id}/take", response_model=RobotJobView)
-async def take(job_id: str, robot: Robot, client: TemporalDep, engine: EngineDep) -> RobotJobView:
+@router.post("/{job_id}/take", response_model=RobotJobView, responses=_JOB_ERRORS)
+async def take(
+    job_id: PathId, robot: Robot, temporal: TemporalDep, engine: EngineDep
+) -> RobotJobView:
     """Gives the job to the caller; 409 when another robot was faster or the job is closed."""
     job = await _db(take_job, engine, job_id, robot.name)
     # Renews the heartbeat and proves Temporal still waits, so no robot starts on dead work.
-    await _forward(client, engine, job, _heartbeat())
+    await _forward(temporal, engine, job, _heartbeat())
     return RobotJobView.model_validate(job)
 
 
-@router.post("/{job_id}/heartbeat", response_model=RobotJobView)
+@router.post(
+    "/{job_id}/heartbeat", response_model=RobotJobView, responses={**_JOB_ERRORS, **responses(413)}
+)
 async def heartbeat(
-    job_id: str,
+    job_id: PathId,
     robot: Robot,
-    client: TemporalDep,
+    temporal: TemporalDep,
     engine: EngineDep,
     body: HeartbeatBody | None = None,
 ) -> RobotJobView:
     """Tells Temporal the robot still works on the job; 409 means: stop, the job is gone."""
     job = await _db(owned_job, engine, job_id, robot.name)
     details = () if body is None or body.details is None else (body.details,)
-    await _forward(client, engine, job, _heartbeat(*details))
+    await _forward(temporal, engine, job, _heartbeat(*details))
     await _db(record_heartbeat, engine, job.id)
     return RobotJobView.model_validate(job)
 
 
-@router.post("/{job_id}/complete", response_model=RobotJobView)
+@router.post(
+    "/{job_id}/complete", response_model=RobotJobView, responses={**_JOB_ERRORS, **responses(413)}
+)
 async def complete(
-    job_id: str, body: CompleteBody, robot: Robot, client: TemporalDep, engine: EngineDep
+    job_id: PathId, body: CompleteBody, robot: Robot, temporal: TemporalDep, engine: EngineDep
 ) -> RobotJobView:
     """Completes the activity with the robot's output."""
     job = await _db(owned_job, engine, job_id, robot.name)
     result = RobotJobResult(output=body.output, robot=robot.name)
-    await _forward(client, engine, job, lambda h: h.complete(result, rpc_timeout=_RPC_TIMEOUT))
+    await _forward(temporal, engine, job, lambda h, t: h.complete(result, rpc_timeout=t))
     return RobotJobView.model_validate(await _db(close_job, engine, job.id, JobStatus.COMPLETED))
 
 
-@router.post("/{job_id}/fail", response_model=RobotJobView)
+@router.post(
+    "/{job_id}/fail", response_model=RobotJobView, responses={**_JOB_ERRORS, **responses(413)}
+)
 async def fail(
-    job_id: str, body: FailBody, robot: Robot, client: TemporalDep, engine: EngineDep
+    job_id: PathId, body: FailBody, robot: Robot, temporal: TemporalDep, engine: EngineDep
 ) -> RobotJobView:
     """Fails the attempt; Temporal retries it (a new job) unless `retryable` is false."""
     job = await _db(owned_job, engine, job_id, robot.name)
@@ -208,5 +214,5 @@ async def fail(
         type=ROBOT_JOB_FAILED,
         non_retryable=not body.retryable,
     )
-    await _forward(client, engine, job, lambda h: h.fail(error, rpc_timeout=_RPC_TIMEOUT))
+    await _forward(temporal, engine, job, lambda h, t: h.fail(error, rpc_timeout=t))
     return RobotJobView.model_validate(await _db(close_job, engine, job.id, JobStatus.FAILED))

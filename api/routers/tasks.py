@@ -13,16 +13,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
-from api.deps import CurrentUser, EngineDep, KeyringDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.authz import authorize, task_subject
+from api.deps import CurrentUser, EngineDep, PathId, SignerDep, TemporalDep, in_session, read
+from api.errors import ApiError, responses
+from api.temporal import Temporal, is_closed_or_missing
 from core import inbox
 from core.users import User
+from workflows.contracts.permissions import Action
+from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
     VERDICT_QUERY,
@@ -33,7 +37,10 @@ from workflows.contracts.tasks import (
     VerdictLookup,
 )
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 429, 500, 503))
+# What an action on a task may answer besides 200 (504: the workflow has not answered in time).
+_ACTION_ERRORS = responses(403, 404, 409, 422, 503, 504)
+_ACTION_WITH_BODY_ERRORS = responses(403, 404, 409, 413, 422, 503, 504)
 
 VERDICT_TIMEOUT_S = 15.0
 
@@ -53,9 +60,9 @@ class TaskSummary(BaseModel):
     process_type: str
     kind: str
     title: str
-    status: str
+    status: TaskStatus
     outcome: str | None
-    candidate_roles: list[str]
+    candidate_roles: list[Role]
     assignee: str | None
     escalation_level: int
     due_at: datetime | None
@@ -104,42 +111,49 @@ def _detail(task: inbox.HumanTask) -> TaskDetail:
     )
 
 
-def _visible_task(session: SessionDep, task_id: str, user: User) -> inbox.HumanTask:
-    task = session.get(inbox.HumanTask, task_id)
-    if task is None or not inbox.may_see(task, user.name, user.roles):
-        raise ApiError(404, "task_not_found", f"no task {task_id!r} in your inbox")
+def _task(engine: Engine, task_id: str, user: User, action: Action) -> inbox.HumanTask:
+    """The task, if the caller may do `action` to it; else 404, as if there were none. Blocks
+    (a short session of its own): call it in a thread."""
+    task = in_session(engine, lambda session: session.get(inbox.HumanTask, task_id))
+    missing = ApiError(404, "task_not_found", f"no task {task_id!r} in your inbox")
+    if task is None:
+        raise missing
+    authorize(user, action, task_subject(task), hidden=missing)
     return task
 
 
-@router.get("", response_model=TaskPage)
-def list_tasks(
-    session: SessionDep,
+@router.get("", response_model=TaskPage, responses=responses(422))
+async def list_tasks(
+    engine: EngineDep,
     user: CurrentUser,
     status: TaskStatus | None = TaskStatus.OPEN,
-    process_id: str | None = None,
+    process_id: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> TaskPage:
     """The caller's inbox: tasks for their roles or assigned to them, oldest first."""
-    tasks = inbox.list_tasks(
-        session,
-        user.name,
-        user.roles,
-        status=status,
-        process_id=process_id,
-        limit=limit + 1,
-        offset=offset,
-    )
-    more = len(tasks) > limit
-    return TaskPage(
-        items=[_summary(task) for task in tasks[:limit]],
-        next_offset=offset + limit if more else None,
-    )
+
+    def page(session: Session) -> TaskPage:
+        tasks = inbox.list_tasks(
+            session,
+            user.name,
+            user.roles,
+            status=status,
+            process_id=process_id,
+            limit=limit + 1,
+            offset=offset,
+        )
+        return TaskPage(
+            items=[_summary(task) for task in tasks[:limit]],
+            next_offset=offset + limit if len(tasks) > limit else None,
+        )
+
+    return await read(engine, page)
 
 
-@router.get("/{task_id}", response_model=TaskDetail)
-def get_task(task_id: str, session: SessionDep, user: CurrentUser) -> TaskDetail:
-    return _detail(_visible_task(session, task_id, user))
+@router.get("/{task_id}", response_model=TaskDetail, responses=responses(404, 422))
+def get_task(task_id: PathId, engine: EngineDep, user: CurrentUser) -> TaskDetail:
+    return _detail(_task(engine, task_id, user, Action.READ_TASK))
 
 
 def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
@@ -154,15 +168,23 @@ def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
         )
 
 
-async def _lookup(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict | None:
-    lookup: VerdictLookup = await handle.query(VERDICT_QUERY, action_id, result_type=VerdictLookup)
+async def _lookup(
+    temporal: Temporal, handle: WorkflowHandle[Any, Any], action_id: str, *, first: bool = False
+) -> Verdict | None:
+    """The verdict on the action, if the workflow has given one. The first call of a request is
+    bounded like any call to Temporal's frontend, so an unreachable Temporal is 503 at once."""
+    timeout = temporal.rpc_timeout if first else temporal.query_rpc_timeout
+    query = handle.query(VERDICT_QUERY, action_id, result_type=VerdictLookup, rpc_timeout=timeout)
+    lookup: VerdictLookup = await temporal.call(query, query=not first)
     return lookup.verdict
 
 
-async def _wait_for_verdict(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict:
+async def _wait_for_verdict(
+    temporal: Temporal, handle: WorkflowHandle[Any, Any], action_id: str
+) -> Verdict:
     deadline = time.monotonic() + VERDICT_TIMEOUT_S
     while time.monotonic() < deadline:
-        if (verdict := await _lookup(handle, action_id)) is not None:
+        if (verdict := await _lookup(temporal, handle, action_id)) is not None:
             return verdict
         await asyncio.sleep(0.02)
     raise ApiError(
@@ -170,91 +192,99 @@ async def _wait_for_verdict(handle: WorkflowHandle[Any, Any], action_id: str) ->
     )
 
 
-def _reload(engine: EngineDep, task_id: str) -> TaskDetail:
-    with Session(engine) as session:
-        task = session.get(inbox.HumanTask, task_id)
-        assert task is not None
-        return _detail(task)
-
-
 class TaskCall:
-    """One action on one task by the caller: loaded, checked visible, then signalled."""
+    """One action on one task by the caller: loaded, checked visible, then signalled. No
+    database session is open while it waits for the workflow's verdict."""
 
     def __init__(
         self,
-        task_id: str,
-        session: SessionDep,
+        task_id: PathId,
         engine: EngineDep,
         temporal: TemporalDep,
-        keyring: KeyringDep,
+        signer: SignerDep,
         user: CurrentUser,
         idempotency_key: IdempotencyKey = None,
-    ) -> None:
-        self.task = _visible_task(session, task_id, user)
-        self.session, self.engine, self.temporal, self.user = session, engine, temporal, user
-        self.keyring = keyring
+    ) -> None:  # FastAPI runs it in a thread: the short lookup blocks no one
+        self.task = _task(engine, task_id, user, Action.ACT_ON_TASK)
+        self.engine, self.temporal, self.user = engine, temporal, user
+        self.signer = signer
         self.idempotency_key = idempotency_key
 
     async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
-        task = self.task
-        handle: WorkflowHandle[Any, Any] = self.temporal.get_workflow_handle(task.task_id)
-        # With an Idempotency-Key, a retried request becomes the same signal, applied once,
-        # and a retry after the answer was lost gets that answer again.
-        key = self.idempotency_key
-        if key:
-            digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-            action_id = f"{self.user.name[:40]}:{kind.value}:{digest}"
-            earlier = await _lookup(handle, action_id)
-        else:
-            action_id, earlier = str(uuid.uuid4()), None
-        if earlier is None:
-            if task.status != TaskStatus.OPEN:
-                raise ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
-            action = self.keyring.sign(
-                task.task_id,
-                TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
-            )
-            try:
-                await handle.signal(ACT_SIGNAL, action)
-                verdict = await _wait_for_verdict(handle, action_id)
-            except RPCError as exc:  # the task's workflow has closed meanwhile
-                raise ApiError(
-                    409, "task_closed", f"the task no longer takes actions: {exc}"
-                ) from exc
-        else:
-            verdict = earlier
+        task, temporal = self.task, self.temporal
+        handle: WorkflowHandle[Any, Any] = temporal.client.get_workflow_handle(task.task_id)
+        closed = ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
+        try:
+            # With an Idempotency-Key, a retried request becomes the same signal, applied
+            # once, and a retry after the answer was lost gets that answer again.
+            key = self.idempotency_key
+            if key:
+                digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+                action_id = f"{self.user.name[:40]}:{kind.value}:{digest}"
+                earlier = await _lookup(temporal, handle, action_id, first=True)
+            else:
+                action_id, earlier = str(uuid.uuid4()), None
+            if earlier is None:
+                if task.status != TaskStatus.OPEN:
+                    raise closed
+                # The one place a TaskAction is built, and signed, before it is signalled.
+                action = self.signer.sign(
+                    task.task_id,
+                    TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
+                )
+                await temporal.call(
+                    handle.signal(ACT_SIGNAL, action, rpc_timeout=temporal.rpc_timeout)
+                )
+                verdict = await _wait_for_verdict(temporal, handle, action_id)
+            else:
+                verdict = earlier
+        except RPCError as exc:
+            if not is_closed_or_missing(exc):
+                raise
+            # The task's run has ended (or never was): closed, whatever the inbox said.
+            raise ApiError(409, "task_closed", "the task no longer takes actions") from exc
         if not verdict.applied:
-            code = {403: "forbidden", 409: "conflict", 422: "validation_error"}[verdict.status]
-            raise ApiError(verdict.status, code, verdict.reason)
-        return await run_in_threadpool(_reload, self.engine, task.task_id)
+            codes = {403: "forbidden", 409: "conflict", 422: "validation_error"}
+            raise ApiError(verdict.status, codes.get(verdict.status, "refused"), verdict.reason)
+        return await read(self.engine, lambda session: _reloaded(session, task.task_id))
+
+
+def _reloaded(session: Session, task_id: str) -> TaskDetail:
+    task = session.get(inbox.HumanTask, task_id)
+    assert task is not None
+    return _detail(task)
 
 
 Call = Annotated[TaskCall, Depends()]
 
 
-@router.post("/{task_id}/decision", response_model=TaskDetail)
+@router.post("/{task_id}/decision", response_model=TaskDetail, responses=_ACTION_WITH_BODY_ERRORS)
 async def decide(body: DecisionIn, call: Call) -> TaskDetail:
     """Decide the task. 200 once applied; 403 not yours to decide; 409 closed; 422 bad input."""
     _check_decision(call.task, body)
     return await call.act(ActionKind.DECIDE, **body.model_dump())
 
 
-@router.post("/{task_id}/claim", response_model=TaskDetail)
+@router.post("/{task_id}/claim", response_model=TaskDetail, responses=_ACTION_ERRORS)
 async def claim(call: Call) -> TaskDetail:
     """Become the task's assignee: then only you may decide it."""
     return await call.act(ActionKind.CLAIM)
 
 
-@router.post("/{task_id}/release", response_model=TaskDetail)
+@router.post("/{task_id}/release", response_model=TaskDetail, responses=_ACTION_ERRORS)
 async def release(call: Call) -> TaskDetail:
     """Give a claimed task back to everyone with the candidate roles."""
     return await call.act(ActionKind.RELEASE)
 
 
-@router.post("/{task_id}/reassign", response_model=TaskDetail)
+@router.post("/{task_id}/reassign", response_model=TaskDetail, responses=_ACTION_WITH_BODY_ERRORS)
 async def reassign(body: ReassignIn, call: Call) -> TaskDetail:
     """Delegate the task to someone else (the assignee or an admin may)."""
-    if call.session.exec(select(User).where(User.name == body.assignee)).first() is None:
+
+    def known(session: Session) -> bool:
+        return session.exec(select(User).where(User.name == body.assignee)).first() is not None
+
+    if not await read(call.engine, known):
         raise ApiError(
             422,
             "validation_error",

@@ -39,6 +39,8 @@ def list_faults(request: Request) -> list[FaultRule]:
 
 @router.post("/faults", status_code=201)
 def add_fault(rule: FaultRule, request: Request) -> FaultRule:
+    """Adds a rule; the first rule matching a call applies. Without `methods` it applies to
+    every method: `{"path": "/erp/*", "error_rate": 0.3}` fails reads and writes alike."""
     _faults(request).add(rule)
     return rule
 

@@ -9,4 +9,5 @@ class Role(StrEnum):
     FINANCE_CONTROLLER = "finance_controller"
     AP_CLERK = "ap_clerk"
     ADMIN = "admin"
+    ANALYST = "analyst"  # reads insight: KPIs, the process map, exports
     ROBOT = "robot"  # external robots (RPA tools, scripts) that take jobs from a pool

@@ -1,5 +1,6 @@
 """Keeps a process's live state: stages and steps as people read them in the API and the UI."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -36,13 +37,23 @@ class Tracker:
     async def step(
         self, name: str, actor: ActorKind, run: Callable[[], Awaitable[T]], detail: str = ""
     ) -> T:
-        """Runs one step, recording when it started and ended and how it went."""
+        """Runs one step, recording when it started and ended and how it went.
+
+        Only a real failure is recorded: an exception, or a cancellation (the process was
+        cancelled, or a timeout gave up on the step). Whatever else ends the coroutine passes
+        through untouched: the SDK's eviction error (a BaseException) while a worker drops the
+        run from its cache, and GeneratorExit when the dropped coroutine is garbage-collected,
+        outside the workflow's event loop, where any workflow call raises and Python prints an
+        "Exception ignored" traceback at every worker shutdown.
+        """
         step = Step(name=name, actor=actor, started_at=workflow.now(), detail=detail)
         self.state.steps.append(step)
         try:
             result = await run()
-        except BaseException:
-            step.status, step.ended_at = StepStatus.FAILED, workflow.now()
+        except (Exception, asyncio.CancelledError):
+            step.status = StepStatus.FAILED
+            if workflow.in_workflow():  # a cancelled coroutine may be closed outside the loop
+                step.ended_at = workflow.now()
             raise
         step.status, step.ended_at = StepStatus.COMPLETED, workflow.now()
         return result

@@ -1,0 +1,78 @@
+"""Every call the API makes to Temporal goes through `Temporal.call`: bounded in time, and a
+Temporal that cannot be reached (refused, silent, or too slow) is 503 `temporal_unavailable`;
+a query no worker answers (the workers are down) is 503 `workers_unavailable`.
+
+The client retries an unreachable server for many seconds and its RPC timeout does not bound
+the retries, so the bound is the API's own (BATON_API_TEMPORAL_TIMEOUT_SECONDS; queries, which
+a worker answers, BATON_API_QUERY_TIMEOUT_SECONDS).
+"""
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+
+T = TypeVar("T")
+
+# An RPC timeout ends the call as DEADLINE_EXCEEDED, or CANCELLED ("Timeout expired").
+_TIMED_OUT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def unavailable(reason: str) -> ApiError:
+    return ApiError(503, "temporal_unavailable", f"Temporal is unavailable: {reason}")
+
+
+def workers_down(reason: str) -> ApiError:
+    return ApiError(503, "workers_unavailable", f"no worker answers (down?): {reason}")
+
+
+def _timed_out(bound: float, query: bool) -> ApiError:
+    if query:  # the frontend has answered this request before: a worker is missing
+        return workers_down(f"no answer within {bound:g} s")
+    return unavailable(f"no answer within {bound:g} s")
+
+
+def is_closed_or_missing(exc: RPCError) -> bool:
+    """What Temporal says to a signal or cancel for a run that has ended or never was."""
+    return exc.status is RPCStatusCode.NOT_FOUND or "already completed" in exc.message
+
+
+@dataclass(frozen=True)
+class Temporal:
+    client: Client
+    timeout: float  # seconds: one call to Temporal's frontend
+    query_timeout: float  # seconds: one query, which a worker answers
+
+    @property
+    def rpc_timeout(self) -> timedelta:
+        return timedelta(seconds=self.timeout)
+
+    @property
+    def query_rpc_timeout(self) -> timedelta:
+        return timedelta(seconds=self.query_timeout)
+
+    async def call(self, awaitable: Awaitable[T], *, query: bool = False) -> T:
+        """Awaits one call to Temporal within its bound; 503 when Temporal cannot answer."""
+        bound = self.query_timeout if query else self.timeout
+        try:
+            return await asyncio.wait_for(awaitable, bound)
+        except TimeoutError:
+            raise _timed_out(bound, query) from None
+        except RPCError as exc:
+            if exc.status in _TIMED_OUT:
+                raise _timed_out(bound, query) from exc
+            if exc.status is RPCStatusCode.UNAVAILABLE:
+                raise unavailable(exc.message) from exc
+            if exc.status is RPCStatusCode.FAILED_PRECONDITION and "no poller" in exc.message:
+                raise workers_down(exc.message) from exc
+            raise
+        except RuntimeError as exc:  # the lazy client's first connection failed
+            if "connect" not in str(exc):
+                raise
+            raise unavailable(str(exc)) from exc

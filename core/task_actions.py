@@ -1,0 +1,35 @@
+"""Sending an action to a task's workflow, signed, and reading its verdict: for the API and the
+CLI alike. The workflow checks every action itself and answers through the verdict query."""
+
+import asyncio
+import time
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from core.signing import Signer
+from workflows.contracts.tasks import ACT_SIGNAL, VERDICT_QUERY, TaskAction, Verdict, VerdictLookup
+
+VERDICT_WAIT_S = 15.0  # how long a caller waits for the workflow to apply an action
+_POLL_S = 0.02
+
+
+class NoVerdictYet(Exception):
+    """The workflow has not answered within the wait; the action may still be applied."""
+
+
+async def verdict_of(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict | None:
+    lookup: VerdictLookup = await handle.query(VERDICT_QUERY, action_id, result_type=VerdictLookup)
+    return lookup.verdict
+
+
+async def send_action(client: Client, signer: Signer, task_id: str, action: TaskAction) -> Verdict:
+    """Signs the action, signals it and waits for the workflow's verdict."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(task_id)
+    await handle.signal(ACT_SIGNAL, signer.sign(task_id, action))
+    deadline = time.monotonic() + VERDICT_WAIT_S
+    while time.monotonic() < deadline:
+        if (verdict := await verdict_of(handle, action.action_id)) is not None:
+            return verdict
+        await asyncio.sleep(_POLL_S)
+    raise NoVerdictYet(f"{task_id} has not answered {action.action_id} yet")
