@@ -122,7 +122,7 @@ def start(
     """Start a process straight through Temporal, as the API would."""
     from pydantic import ValidationError
 
-    from core.processes import start_process
+    from core.processes import IdempotencyKeyReused, start_process
     from core.temporal import connect
     from workflows.contracts.catalogue import PROCESS_TYPES
 
@@ -141,7 +141,13 @@ def start(
 
     async def main() -> None:
         client = await connect(settings)
-        started = await start_process(client, settings, ptype, process_input, user, idempotency_key)
+        try:
+            started = await start_process(
+                client, settings, ptype, process_input, user, idempotency_key
+            )
+        except IdempotencyKeyReused as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"{'started' if started.created else 'already running'}: {started.process_id}")
 
     asyncio.run(main())

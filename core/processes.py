@@ -19,6 +19,12 @@ from workflows.contracts.processes import (
 )
 from workflows.contracts.queues import Queues, TaskQueue
 
+INPUT_DIGEST = "input_sha256"  # memo: what a repeated Idempotency-Key must send again
+
+
+class IdempotencyKeyReused(Exception):
+    """The key started a process with another input: a client bug, never the same process."""
+
 
 @dataclass(frozen=True)
 class StartedProcess:
@@ -44,6 +50,7 @@ async def start_process(
     idempotency_key: str | None = None,
 ) -> StartedProcess:
     key = business_key(ptype, requested_by, idempotency_key)
+    digest = hashlib.sha256(process_input.model_dump_json().encode()).hexdigest()
     process_id = process_id_for(ptype.name, key)
     context = StartContext(
         business_key=key,
@@ -59,6 +66,7 @@ async def start_process(
             task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
             # The same key must never start a second run, even after the first has ended.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={INPUT_DIGEST: digest},
             static_summary=process_input.title(),
             static_details=f"Requested by {requested_by}.",
             search_attributes=TypedSearchAttributes(
@@ -74,5 +82,10 @@ async def start_process(
     except WorkflowAlreadyStartedError:
         if not idempotency_key:
             raise
+        first = await client.get_workflow_handle(process_id).describe()
+        if (await first.memo_value(INPUT_DIGEST, "")) != digest:
+            raise IdempotencyKeyReused(
+                f"the Idempotency-Key started {process_id} with another input"
+            ) from None
         return StartedProcess(process_id, key, created=False)
     return StartedProcess(process_id, key, created=True)

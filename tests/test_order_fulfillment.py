@@ -185,6 +185,9 @@ async def test_the_same_idempotency_key_gives_the_same_process(stack: Stack) -> 
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["process_id"] == again.json()["process_id"]
     assert first.json()["links"]["temporal_ui"].endswith(first.json()["process_id"])
+    other = await stack.api.post("/v1/processes/order-fulfillment", json=LARGE, headers=headers)
+    assert other.status_code == 422, other.text  # the same key with another body: a client bug
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
 
 
 async def test_bad_input_never_reaches_a_workflow(stack: Stack) -> None:

@@ -159,11 +159,19 @@ async def start(
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         raise ApiError(422, "validation_error", f"invalid input: {summary}", fields) from None
-    started_process = await temporal.call(
-        processes.start_process(
-            temporal.client, settings, ptype, process_input, user.name, idempotency_key
+    try:
+        started_process = await temporal.call(
+            processes.start_process(
+                temporal.client, settings, ptype, process_input, user.name, idempotency_key
+            )
         )
-    )
+    except processes.IdempotencyKeyReused as exc:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            str(exc),
+            [{"field": "header.Idempotency-Key", "message": "used before with another body"}],
+        ) from None
     process_id = started_process.process_id
     started = Started(
         process_id=process_id,
