@@ -10,8 +10,12 @@ from temporalio.common import Priority, RetryPolicy
 
 R = TypeVar("R")
 
-STEP_TIMEOUT = timedelta(seconds=30)  # one bot or AI call, one try
-INBOX_TIMEOUT = timedelta(seconds=30)  # one inbox or ledger write, one try
+# One try of one call. Short enough that a step lost with a killed worker is retried soon,
+# long enough for the call's own timeout (BATON_BOTS_TIMEOUT_SECONDS 10, BATON_AI_TIMEOUT_SECONDS
+# 60) to fire first.
+BOT_TIMEOUT = timedelta(seconds=15)
+AI_TIMEOUT = timedelta(seconds=75)
+INBOX_TIMEOUT = timedelta(seconds=10)  # one inbox or ledger write
 RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
@@ -26,7 +30,7 @@ async def call(
     summary: str,
     priority: Priority = Priority.default,
     retry: RetryPolicy = RETRY,
-    start_to_close: timedelta = STEP_TIMEOUT,
+    start_to_close: timedelta = BOT_TIMEOUT,
 ) -> R:
     answer: R = await workflow.execute_activity(
         name,

@@ -25,6 +25,7 @@ and ledger calls.
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -49,7 +50,7 @@ from workflows.contracts.processes import (
     ProcessType,
 )
 from workflows.contracts.tasks import ActorKind, LedgerEntry, TaskResult, TaskSpec
-from workflows.steps.calls import R, call
+from workflows.steps.calls import AI_TIMEOUT, BOT_TIMEOUT, R, call
 from workflows.steps.ledger import record_decision
 from workflows.steps.saga import Saga
 from workflows.steps.tracker import Tracker
@@ -201,7 +202,9 @@ class Process(Generic[RunT]):
 
     async def bot(self, name: str, request: BaseModel, result: type[R], summary: str) -> R:
         """One call of a bot, on the bots queue, at the process's priority."""
-        return await self._call(name, request, result, summary, self.run_input.queues.bots)
+        return await self._call(
+            name, request, result, summary, self.run_input.queues.bots, BOT_TIMEOUT
+        )
 
     async def bot_step(
         self, step: str, name: str, request: BaseModel, result: type[R], summary: str
@@ -232,7 +235,9 @@ class Process(Generic[RunT]):
         answer = await self.tracker.step(
             step,
             ActorKind.AI,
-            lambda: self._call(name, request, result, summary, self.run_input.queues.ai),
+            lambda: self._call(
+                name, request, result, summary, self.run_input.queues.ai, AI_TIMEOUT
+            ),
         )
         entry, outcome = ledger
         await self.ledger(
@@ -276,8 +281,20 @@ class Process(Generic[RunT]):
         await record_decision(entry, self.run_input.queues)
 
     async def _call(
-        self, name: str, request: BaseModel, result: type[R], summary: str, queue: str
+        self,
+        name: str,
+        request: BaseModel,
+        result: type[R],
+        summary: str,
+        queue: str,
+        start_to_close: timedelta,
     ) -> R:
         return await call(
-            name, request, result, queue=queue, summary=summary, priority=self.priority
+            name,
+            request,
+            result,
+            queue=queue,
+            summary=summary,
+            priority=self.priority,
+            start_to_close=start_to_close,
         )
