@@ -116,8 +116,9 @@ class Result:
 # -- the stack ----------------------------------------------------------------------------------
 
 
-def stack_env(data_dir: Path, ports: Sequence[int], plan: Plan) -> dict[str, str]:
-    """`baton dev`'s environment: every port it binds named, its data in `data_dir`."""
+def stack_env(data_dir: Path, ports: Sequence[int], **settings: str) -> dict[str, str]:
+    """`baton dev`'s environment: every port it binds named (seven of them), its data in
+    `data_dir`, plus `settings` (BATON_* variables). The tests' stacks use it too."""
     temporal, ui, http, metrics, systems, api, codec = ports
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(
@@ -129,7 +130,7 @@ def stack_env(data_dir: Path, ports: Sequence[int], plan: Plan) -> dict[str, str
         BATON_SYSTEMS_URL=f"http://127.0.0.1:{systems}",
         BATON_API_PORT=str(api),
         BATON_CODEC_PORT=str(codec),
-        BATON_POLICIES=plan.policies(),
+        **settings,
     )
     return env
 
@@ -797,7 +798,7 @@ async def main() -> int:
     plan = Plan(**vars(parser.parse_args()))
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = stack_env(Path(tmp) / "data", free_ports(PORTS), plan)
+        env = stack_env(Path(tmp) / "data", free_ports(PORTS), BATON_POLICIES=plan.policies())
         print(f"chaos: {plan}", flush=True)
         with running_stack(env, Path(tmp)) as stack:
             results = await run(stack, plan)

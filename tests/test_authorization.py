@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from core.users import DEMO_USERS
 from tests.helpers import ALICE, BOB, DAVE, ERIN, FAST_POLICY, Stack, open_task, start, wait_for
 from workflows.contracts.invoices import INVOICE_PROCESSING
 from workflows.contracts.orders import ORDER_FULFILLMENT
-from workflows.contracts.permissions import PERMISSIONS, Action, Subject, permits
+from workflows.contracts.permissions import PERMISSIONS, Action, Subject, as_markdown, permits
 from workflows.contracts.processes import ProcessType
 
 ORDER, INVOICE = ORDER_FULFILLMENT.name, INVOICE_PROCESSING.name
@@ -292,3 +293,8 @@ async def test_every_user_gets_exactly_what_the_table_grants(stack: Stack) -> No
         assert inbox.status_code == 200, inbox.text
         shown = task_id in [item["task_id"] for item in inbox.json()["items"]]
         assert shown == may(name, (Action.READ_TASK,), task), f"{name}'s inbox: {shown}"
+
+
+def test_readme_prints_the_table_as_it_is() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert as_markdown() in readme, "README's authorization table differs from the code's"

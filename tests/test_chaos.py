@@ -39,7 +39,7 @@ PLAN = Plan(
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     home = tmp_path_factory.mktemp("chaos")
-    env = stack_env(home / "data", free_ports(7), PLAN)
+    env = stack_env(home / "data", free_ports(7), BATON_POLICIES=PLAN.policies())
     with running_stack(env, home) as running:
         yield running
 

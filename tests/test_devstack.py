@@ -19,6 +19,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from bench import chaos
 from core.settings import Environment, Settings
 from core.temporal import connect
 from tests.helpers import temporal_address
@@ -31,19 +32,7 @@ START_TIMEOUT_S = 90
 def stack_env(tmp_path: Path) -> dict[str, str]:
     """Every port the stack binds is named, and outside the kernel's ephemeral range (see
     tests/ports.py): nothing else can take one between this choice and the child's bind."""
-    temporal, ui, http, metrics, systems, api, codec = free_ports(7)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update(
-        BATON_DATA_DIR=str(tmp_path / "data"),
-        BATON_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal}",
-        BATON_TEMPORAL_UI_URL=f"http://127.0.0.1:{ui}",
-        BATON_TEMPORAL_HTTP_PORT=str(http),
-        BATON_TEMPORAL_METRICS_PORT=str(metrics),
-        BATON_SYSTEMS_URL=f"http://127.0.0.1:{systems}",
-        BATON_API_PORT=str(api),
-        BATON_CODEC_PORT=str(codec),
-    )
-    return env
+    return chaos.stack_env(tmp_path / "data", free_ports(7))
 
 
 async def connect_to(stack_env: dict[str, str]) -> Client:
