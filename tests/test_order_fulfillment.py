@@ -154,6 +154,13 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     assert again.status_code == 409
 
 
+async def test_a_number_read_as_an_impossible_quantity_goes_to_a_person(stack: Stack) -> None:
+    message = "Please send 20 PMP-410 pumps. Call me on +49 151 23456789 if anything is unclear."
+    process_id = await start(stack, ORDER, {"customer_id": "C-1002", "message": message})
+    waiting = await until(stack, process_id, "waiting", "failed", stage="review-lines")
+    assert waiting["status"] == "waiting", waiting
+
+
 async def test_an_unknown_customer_is_rejected_not_failed(stack: Stack) -> None:
     process_id = await start(stack, ORDER, SMALL | {"customer_id": "C-9999"})
     done = await until(stack, process_id, "rejected", "failed")

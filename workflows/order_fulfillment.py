@@ -156,7 +156,10 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             "AI: extract the order lines",
             ledger=("extract", lambda answer: f"{len(answer.lines)} lines"),
         )
-        self.lines = [OrderLine(sku=line.sku, quantity=line.quantity) for line in extracted.lines]
+        try:
+            self.lines = [OrderLine(sku=ln.sku, quantity=ln.quantity) for ln in extracted.lines]
+        except ValidationError:  # e.g. a phone number read as a quantity: a person reads it
+            self.lines = []
         if extracted.confidence < threshold or not self.lines:
             await self._review_lines(message, extracted)
 

@@ -4,7 +4,12 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 
-from workflows.contracts.processes import ProcessInput, ProcessRun, ProcessType
+from workflows.contracts.processes import (
+    COUNTERPARTY_ID,
+    ProcessInput,
+    ProcessRun,
+    ProcessType,
+)
 from workflows.contracts.roles import Role
 
 CREDIT_NOTE_SIGNAL = "credit_note"
@@ -30,7 +35,9 @@ class InvoicePolicy(BaseModel):
 
 class InvoiceInput(ProcessInput):
     text: str = Field(min_length=1, max_length=20_000, description="the invoice as text")
-    vendor_id: str | None = Field(None, max_length=50, description="hint, e.g. from the mailbox")
+    vendor_id: str | None = Field(
+        None, max_length=50, pattern=COUNTERPARTY_ID, description="hint, e.g. from the mailbox"
+    )
 
     def title(self) -> str:
         return f"Invoice from {self.vendor_id or 'an unknown vendor'}"

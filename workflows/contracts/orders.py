@@ -5,7 +5,13 @@ from datetime import date, timedelta
 from pydantic import BaseModel, Field, model_validator
 
 from workflows.contracts.bots import OrderLine
-from workflows.contracts.processes import Priority, ProcessInput, ProcessRun, ProcessType
+from workflows.contracts.processes import (
+    COUNTERPARTY_ID,
+    Priority,
+    ProcessInput,
+    ProcessRun,
+    ProcessType,
+)
 from workflows.contracts.roles import Role
 
 
@@ -21,7 +27,9 @@ class OrderPolicy(BaseModel):
 
 
 class OrderInput(ProcessInput):
-    customer_id: str = Field(min_length=1, max_length=50, examples=["C-1001"])
+    customer_id: str = Field(
+        min_length=1, max_length=50, pattern=COUNTERPARTY_ID, examples=["C-1001"]
+    )
     message: str | None = Field(None, max_length=20_000, description="free text to understand")
     lines: list[OrderLine] | None = Field(None, min_length=1, max_length=200)
     requested_date: date | None = None

@@ -70,6 +70,11 @@ class Priority(StrEnum):
         return 1 if self is Priority.URGENT else 3
 
 
+# Customer and vendor ids are searchable (BatonCustomer): ids only, never free text such as an
+# e-mail address, which would be indexed in clear.
+COUNTERPARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 class ProcessInput(BaseModel):
     """What a person or a system sends to start a process; each process type extends it."""
 
