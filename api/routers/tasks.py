@@ -5,9 +5,7 @@ it; the API answers once the workflow has done so. Tasks outside the caller's ro
 their content never leaks.
 """
 
-import asyncio
 import hashlib
-import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,6 +22,7 @@ from api.deps import CurrentUser, EngineDep, PathId, SignerDep, TemporalDep, in_
 from api.errors import ApiError, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import inbox
+from core.task_actions import NoVerdictYet, wait_for_verdict
 from core.users import User
 from workflows.contracts.permissions import Action
 from workflows.contracts.roles import Role
@@ -42,7 +41,6 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 
 _ACTION_ERRORS = responses(403, 404, 409, 422, 503, 504)
 _ACTION_WITH_BODY_ERRORS = responses(403, 404, 409, 413, 422, 503, 504)
 
-VERDICT_TIMEOUT_S = 15.0
 
 IdempotencyKey = Annotated[
     str | None,
@@ -182,14 +180,12 @@ async def _lookup(
 async def _wait_for_verdict(
     temporal: Temporal, handle: WorkflowHandle[Any, Any], action_id: str
 ) -> Verdict:
-    deadline = time.monotonic() + VERDICT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if (verdict := await _lookup(temporal, handle, action_id)) is not None:
-            return verdict
-        await asyncio.sleep(0.02)
-    raise ApiError(
-        504, "not_applied_yet", "the task's workflow has not answered yet; ask again later"
-    )
+    try:
+        return await wait_for_verdict(lambda: _lookup(temporal, handle, action_id))
+    except NoVerdictYet:
+        raise ApiError(
+            504, "not_applied_yet", "the task's workflow has not answered yet; ask again later"
+        ) from None
 
 
 class TaskCall:
