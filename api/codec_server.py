@@ -61,7 +61,7 @@ class Sessions:
         expires, _, mac = rest.partition(".")
         if not (user_id.isdigit() and expires.isdigit()):
             return None
-        if not hmac.compare_digest(mac, self._mac(f"{user_id}.{expires}")):
+        if not hmac.compare_digest(mac.encode(), self._mac(f"{user_id}.{expires}").encode()):
             return None
         return int(user_id) if int(expires) > (now or time.time()) else None
 

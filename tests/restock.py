@@ -7,7 +7,7 @@ restock: read the price (ERP bot) -> a sales manager approves -> tell the wareho
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
 from workflows.contracts.bots import BotActivity, Catalogue, CatalogueRequest, Notified, Notify
@@ -28,6 +28,8 @@ class RestockInput(ProcessInput):
 
 
 class RestockPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
+
     approval_expires: timedelta = timedelta(hours=8)
 
 

@@ -188,7 +188,10 @@ async def test_signals_straight_to_the_workflow_are_checked_and_deduplicated(
     result = await handle.result()
     assert result.decided_by == ["bob"]
     rows = ledger(stack, handle.id)
-    assert [(r.decision_id, r.applied) for r in rows] == [("ui-1", False), ("cli-7", True)]
+    assert [(r.decision_id, r.applied) for r in rows] == [
+        (f"{task_id}:ui-1", False),  # scoped by the task: another task's ids never collide
+        (f"{task_id}:cli-7", True),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import ALICE, BOB, Stack, decide, open_task, start, until, wait_for
 from tests.restock import RESTOCK, RestockPolicy
+from workflows.contracts.bots import Refusal
 from workflows.contracts.catalogue import PROCESS_TYPES
 
 
@@ -87,3 +88,19 @@ async def until_listed(stack: Stack, process_id: str, status: str) -> dict[str, 
         return next((i for i in page.json()["items"] if i["process_id"] == process_id), None)
 
     return await wait_for(listed, f"{process_id} listed as {status}")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "business"),
+    [
+        (404, "unknown_customer", True),
+        (409, "already_reserved", True),
+        (422, "credit_limit_exceeded", True),
+        (401, "unauthorized", False),  # Baton's key is wrong: a failure for a person to fix
+        (403, "forbidden", False),
+        (400, "bad_request", False),
+        (404, "http_404", False),  # a wrong path, not a record the system does not know
+    ],
+)
+def test_only_a_business_no_rejects_a_process(status: int, code: str, business: bool) -> None:
+    assert Refusal(status=status).is_business_no(code) is business

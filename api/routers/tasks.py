@@ -215,8 +215,8 @@ class TaskCall:
             # once, and a retry after the answer was lost gets that answer again.
             key = self.idempotency_key
             if key:
-                digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-                action_id = f"{self.user.name[:40]}:{kind.value}:{digest}"
+                scope = f"{task.task_id}\0{self.user.name}\0{kind.value}\0{key}"
+                action_id = f"key:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
                 earlier = await _lookup(temporal, handle, action_id, first=True)
             else:
                 action_id, earlier = str(uuid.uuid4()), None

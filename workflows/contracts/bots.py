@@ -15,6 +15,11 @@ class Refusal(BaseModel):
     status: int = Field(ge=400, le=499)
     details: Any = None
 
+    def is_business_no(self, code: str) -> bool:
+        """Unknown record, conflict, rule broken: the business says no. A 400, 401 or 403, or
+        an error without the system's own code (a wrong path), is Baton's fault: a failure."""
+        return self.status in (404, 409, 422) and bool(code) and not code.startswith("http_")
+
 
 class BotActivity(StrEnum):
     """Activity names, so workflows call bots by name without importing their code."""

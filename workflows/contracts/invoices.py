@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.contracts.processes import (
     COUNTERPARTY_ID,
@@ -17,6 +17,8 @@ CREDIT_NOTE_SIGNAL = "credit_note"
 
 class InvoicePolicy(BaseModel):
     """Every limit, tolerance and duration of accounts payable; tests set them to seconds."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
 
     confidence_threshold: float = Field(0.8, ge=0, le=1, description="AI below it asks a clerk")
     price_tolerance_pct: float = Field(2.0, ge=0, description="unit price may differ by this %")

@@ -2,7 +2,7 @@
 
 from datetime import date, timedelta
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workflows.contracts.bots import OrderLine
 from workflows.contracts.processes import (
@@ -17,6 +17,8 @@ from workflows.contracts.roles import Role
 
 class OrderPolicy(BaseModel):
     """Every threshold and duration of the process; tests set them to seconds."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
 
     approval_threshold: float = Field(10_000, ge=0, description="orders above it need approval")
     confidence_threshold: float = Field(0.75, ge=0, le=1, description="AI below it asks a rep")

@@ -231,7 +231,7 @@ class HumanTaskWorkflow:
             )
             if action.kind is ActionKind.DECIDE or refused.forged:
                 await self._ledger(
-                    action.action_id,
+                    f"{self.task_id}:{action.action_id}",
                     ActorKind.HUMAN,
                     action.user,
                     action.outcome or "",
@@ -239,7 +239,14 @@ class HumanTaskWorkflow:
                     applied=False,
                     reason=refused.reason,
                 )
-            workflow.logger.info("task %s refused %s: %s", self.task_id, action, refused.reason)
+            workflow.logger.info(
+                "task %s refused %s %s by %s: %s",
+                self.task_id,
+                action.kind.value,
+                action.action_id,
+                action.user,
+                refused.reason,
+            )
         else:
             status = TaskStatus.COMPLETED if self.result else TaskStatus.OPEN
             await self._write(event, status)
@@ -334,7 +341,7 @@ class HumanTaskWorkflow:
             )
         )
         await self._ledger(
-            action.action_id,
+            f"{self.task_id}:{action.action_id}",
             ActorKind.HUMAN,
             user.name,
             action.outcome,

@@ -94,10 +94,15 @@ def _refusal(failure: ActivityError | ChildWorkflowError) -> Rejected | None:
     if not (isinstance(cause, ApplicationError) and cause.non_retryable and cause.details):
         return None
     try:
-        Refusal.model_validate(cause.details[0])
+        refusal = Refusal.model_validate(cause.details[0])
     except ValidationError:
-        return None  # not a business refusal: a bug or a broken system
-    return Rejected(f"refused: {cause.message}", refused_by=cause.type or "")
+        return None  # not from a business system: a bug
+    code = cause.type or ""
+    if not refusal.is_business_no(code):
+        return None
+    reason = f"refused by a business system: {code}"
+    result = {"outcome": "rejected", "reason": reason, "detail": cause.message}
+    return Rejected(reason, result, refused_by=code)
 
 
 class Process(Generic[RunT]):
@@ -138,8 +143,8 @@ class Process(Generic[RunT]):
         """Runs the stages inside it. A rejection, or a business system's refusal of a step
         (unknown customer, credit limit exceeded), undoes what was done and ends the process
         `rejected`; a cancellation undoes it and ends it `cancelled`; a step that failed for
-        no business reason undoes it and fails the run. On the way out it waits for running
-        handlers to finish."""
+        no business reason undoes it and fails the run, as does an undo that fails. A process
+        that completes or is rejected waits for running handlers before it returns."""
         run = self.run_input
         given: ProcessInput = getattr(run, self.process_type.input_field)
         workflow.upsert_search_attributes(
@@ -176,11 +181,22 @@ class Process(Generic[RunT]):
         if not self.saga.pending:
             return
         self.tracker.stage(f"compensating ({why})")
-        self.state.data["compensated"] = await self.saga.compensate()
+        try:
+            self.state.data["compensated"] = await self.saga.compensate()
+        except ActivityError as failure:  # what is left to undo needs a person
+            self.state.reason = f"compensation failed ({why}): {failure.cause or failure}"
+            self.state.data["not_compensated"] = self.saga.pending
+            self.tracker.stage("failed", ProcessStatus.FAILED)
+            raise ApplicationError(
+                self.state.reason, type="CompensationFailed", non_retryable=True
+            ) from failure
 
     async def _rejected(self, rejected: Rejected) -> None:
         await self.undo("rejected")
-        await self.on_rejected(rejected)
+        try:
+            await self.on_rejected(rejected)
+        except ActivityError as failure:  # e.g. the notice could not be sent: still rejected
+            workflow.logger.warning("after the rejection: %s", failure.cause or failure)
         self.state.reason = rejected.reason
         self.state.result = rejected.result
         self.tracker.stage("rejected", ProcessStatus.REJECTED)

@@ -46,6 +46,7 @@ class Saga:
                     and (cause.type or "").startswith("already_")
                 ):
                     workflow.logger.error("compensation %s failed: %s", name, exc)
+                    self._undo.append((name, undo))  # still pending: a person must undo it
                     raise
             undone.append(name)
         return undone
