@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 from api.app import create_app as create_api
 from baton.devstack import temporal_binary
 from core.db import create_tables, make_engine
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.temporal import data_converter, ensure_search_attributes
 from systems.app import create_app as create_systems
 from tests.flows import TEST_WORKFLOWS
@@ -146,6 +146,20 @@ def database_url(
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def cli_database(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The environment of a `baton` command run in-process: this test's database, prod mode,
+    and no developer .env; yields the database URL."""
+    monkeypatch.setenv("BATON_DATABASE_URL", database_url)
+    monkeypatch.setenv("BATON_ENV", "prod")
+    monkeypatch.chdir(tmp_path)  # no developer .env leaks in
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
 
 
 @pytest.fixture

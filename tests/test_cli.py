@@ -3,8 +3,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -32,24 +31,12 @@ def test_the_contract_commands_exist() -> None:
         assert f" {command} " in result.output
 
 
-@pytest.fixture
-def database_env(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    monkeypatch.setenv("BATON_DATABASE_URL", database_url)
-    monkeypatch.setenv("BATON_ENV", "prod")
-    monkeypatch.chdir(tmp_path)  # no developer .env leaks in
-    get_settings.cache_clear()
-    yield database_url
-    get_settings.cache_clear()
-
-
-def test_users_add_prints_a_working_key_once(database_env: str) -> None:
+def test_users_add_prints_a_working_key_once(cli_database: str) -> None:
     result = runner.invoke(app, ["users", "add", "ivan", "--role", "sales_manager"])
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
     assert key.startswith("bk_")
-    engine = make_engine(database_env)
+    engine = make_engine(cli_database)
     with session_scope(engine) as session:
         user = authenticate(session, key)
         assert user is not None
@@ -61,7 +48,7 @@ def test_users_add_prints_a_working_key_once(database_env: str) -> None:
     assert "user 'ivan' already exists" in again.output
 
 
-def test_users_add_refuses_an_unknown_role(database_env: str) -> None:
+def test_users_add_refuses_an_unknown_role(cli_database: str) -> None:
     result = runner.invoke(app, ["users", "add", "judy", "--role", "boss"])
     assert result.exit_code == 2
     assert "boss" in result.output

@@ -4,7 +4,6 @@ concurrent writers, and every change or removal found by `verify` and `baton led
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -34,7 +33,6 @@ from core.ledger import (
     hash_row,
     verify,
 )
-from core.settings import get_settings
 from workflows.contracts.tasks import ActorKind, LedgerEntry
 
 P1 = "order-fulfillment:SO-1"
@@ -281,20 +279,8 @@ def test_an_earlier_ledger_gets_the_chain_and_its_rows_count_as_unchained(
 runner = CliRunner()
 
 
-@pytest.fixture
-def database_env(
-    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    monkeypatch.setenv("BATON_DATABASE_URL", database_url)
-    monkeypatch.setenv("BATON_ENV", "prod")
-    monkeypatch.chdir(tmp_path)  # no developer .env leaks in
-    get_settings.cache_clear()
-    yield engine
-    get_settings.cache_clear()
-
-
-def test_baton_ledger_verify(database_env: Engine) -> None:
-    engine = database_env
+@pytest.mark.usefixtures("cli_database")
+def test_baton_ledger_verify(engine: Engine) -> None:
     for n in range(1, 4):
         append(engine, entry(P1, n))
     append(engine, entry(P2, 1))

@@ -232,10 +232,8 @@ async def _state(temporal: Temporal, process: _Process) -> ProcessState:
         if exc.status is RPCStatusCode.FAILED_PRECONDITION and "closed before" in exc.message:
             return _described(process)  # it ended before a worker ran it: nothing to ask
         raise
-    status = process.description.status
-    closed_as = _CLOSED_STATUS.get(status) if status else None
-    if closed_as and state.status not in (ProcessStatus.CANCELLED, ProcessStatus.REJECTED):
-        state.status = closed_as
+    # A run that failed, timed out or was terminated may not have said so in its own state.
+    state.status = _status_of(process.description.status, state.status)
     return state
 
 
