@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.priority import Priority
 from workflows.contracts.queues import Queues
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import ActorKind
@@ -58,16 +59,6 @@ class ProcessState(BaseModel):
     open_tasks: list[OpenTask] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict, description="the process's own view")
     result: dict[str, Any] | None = None
-
-
-class Priority(StrEnum):
-    NORMAL = "normal"
-    URGENT = "urgent"  # its bot and AI steps jump the queues (Temporal task priority)
-
-    @property
-    def key(self) -> int:
-        """Temporal's priority key: lower runs first."""
-        return 1 if self is Priority.URGENT else 3
 
 
 # Customer and vendor ids are searchable (BatonCustomer): ids only, never free text such as an

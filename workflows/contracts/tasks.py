@@ -6,6 +6,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, model_validator
 
+from workflows.contracts.priority import Priority
 from workflows.contracts.queues import Queues
 from workflows.contracts.roles import Role
 
@@ -170,6 +171,7 @@ class TaskInput(BaseModel):
     process_type: str
     spec: TaskSpec
     queues: Queues = Field(default_factory=Queues)
+    priority: Priority = Priority.NORMAL  # the process's: its task sorts first in the inbox
     history_limit: int = Field(2_000, ge=50, description="events before it continues as new")
     state: "TaskState | None" = None
 
@@ -265,6 +267,7 @@ class TaskRecord(BaseModel):
     candidate_roles: list[Role]
     assignee: str | None
     requester: str | None
+    priority: Priority = Priority.NORMAL
     status: TaskStatus = TaskStatus.OPEN
     outcome: str | None = None
     escalation_level: int = 0

@@ -21,6 +21,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows.contracts import search_attributes as search
 from workflows.contracts.bots import BotActivity, Notified, Notify
+from workflows.contracts.priority import Priority
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
@@ -403,6 +404,7 @@ class HumanTaskWorkflow:
             candidate_roles=self.state.candidate_roles,
             assignee=self.state.assignee,
             requester=spec.requester,
+            priority=self.task.priority,
             status=status,
             outcome=self.result.outcome if self.result else None,
             escalation_level=self.state.escalation_level,
@@ -503,7 +505,12 @@ class HumanTaskWorkflow:
 
 
 async def human_task(
-    spec: TaskSpec, *, process_type: str, queues: Queues, history_limit: int = 2_000
+    spec: TaskSpec,
+    *,
+    process_type: str,
+    queues: Queues,
+    priority: Priority = Priority.NORMAL,
+    history_limit: int = 2_000,
 ) -> TaskResult:
     """Opens a task for people and waits for its result (a decision, expiry or cancellation)."""
     process_id = workflow.info().workflow_id
@@ -514,6 +521,7 @@ async def human_task(
             process_type=process_type,
             spec=spec,
             queues=queues,
+            priority=priority,
             history_limit=history_limit,
         ),
         id=task_id_for(process_id, spec.name),

@@ -269,7 +269,11 @@ class Process(Generic[RunT]):
     async def task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
         """A human task: the process waits on people (and says so) until it closes."""
         return await self.tracker.task(
-            spec, waiting_on, process_type=self.process_type.name, queues=self.run_input.queues
+            spec,
+            waiting_on,
+            process_type=self.process_type.name,
+            queues=self.run_input.queues,
+            priority=self.run_input.priority,
         )
 
     async def ledger(

@@ -7,6 +7,7 @@ from typing import TypeVar
 from temporalio import workflow
 
 from workflows.contracts import search_attributes as search
+from workflows.contracts.priority import Priority
 from workflows.contracts.processes import OpenTask, ProcessState, ProcessStatus, Step, StepStatus
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec, task_id_for
@@ -72,7 +73,13 @@ class Tracker:
         )
 
     async def task(
-        self, spec: TaskSpec, waiting_on: str, *, process_type: str, queues: Queues
+        self,
+        spec: TaskSpec,
+        waiting_on: str,
+        *,
+        process_type: str,
+        queues: Queues,
+        priority: Priority,
     ) -> TaskResult:
         """A human-task step: listed as open, and the process waits on people, until it ends."""
         task_id = task_id_for(workflow.info().workflow_id, spec.name)
@@ -88,7 +95,9 @@ class Tracker:
             return await self.step(
                 spec.title,
                 ActorKind.HUMAN,
-                lambda: human_task(spec, process_type=process_type, queues=queues),
+                lambda: human_task(
+                    spec, process_type=process_type, queues=queues, priority=priority
+                ),
             )
         finally:
             self.state.open_tasks = [t for t in self.state.open_tasks if t.task_id != task_id]
