@@ -5,9 +5,9 @@ from datetime import date, timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workflows.contracts.bots import OrderLine
+from workflows.contracts.priority import Priority
 from workflows.contracts.processes import (
     COUNTERPARTY_ID,
-    Priority,
     ProcessInput,
     ProcessRun,
     ProcessType,
