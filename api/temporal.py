@@ -57,16 +57,19 @@ class Temporal:
     def query_rpc_timeout(self) -> timedelta:
         return timedelta(seconds=self.query_timeout)
 
-    async def call(self, awaitable: Awaitable[T], *, query: bool = False) -> T:
-        """Awaits one call to Temporal within its bound; 503 when Temporal cannot answer."""
+    async def call(
+        self, awaitable: Awaitable[T], *, query: bool = False, late: ApiError | None = None
+    ) -> T:
+        """Awaits one call to Temporal within its bound; 503 when Temporal cannot answer, or
+        `late` when the call's bound passes (for calls that may still take effect)."""
         bound = self.query_timeout if query else self.timeout
         try:
             return await asyncio.wait_for(awaitable, bound)
         except TimeoutError:
-            raise _timed_out(bound, query) from None
+            raise late or _timed_out(bound, query) from None
         except RPCError as exc:
             if exc.status in _TIMED_OUT:
-                raise _timed_out(bound, query) from exc
+                raise late or _timed_out(bound, query) from exc
             if exc.status is RPCStatusCode.UNAVAILABLE:
                 raise unavailable(exc.message) from exc
             if exc.status is RPCStatusCode.FAILED_PRECONDITION and "no poller" in exc.message:
@@ -76,3 +79,17 @@ class Temporal:
             if "connect" not in str(exc):
                 raise
             raise unavailable(str(exc)) from exc
+
+    async def answer(self, awaitable: Awaitable[T], *, late: ApiError) -> T:
+        """Awaits a call a worker answers (an update): 503 as soon as Temporal's frontend has
+        not answered within its bound, `late` when the worker has not within a query's."""
+        answering = asyncio.ensure_future(self.call(awaitable, query=True, late=late))
+        done, _ = await asyncio.wait({answering}, timeout=self.timeout)
+        if not done:  # slow: is it the worker, or Temporal itself?
+            try:
+                health = self.client.service_client.check_health(timeout=self.rpc_timeout)
+                await self.call(health)
+            except BaseException:
+                answering.cancel()
+                raise
+        return await answering

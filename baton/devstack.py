@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import json
 import logging
 import os
 import shutil
@@ -46,6 +47,34 @@ READY_TIMEOUT_S = 60.0
 RESTART_FIRST_DELAY_S = 0.5  # the first restart of a part waits this long; each next one twice
 RESTART_MAX_DELAY_S = 30.0
 RESTART_RESET_AFTER_S = 60.0  # a part healthy this long starts again from the first delay
+# Dynamic config of every Temporal dev server Baton starts (`baton dev`, the tests' server);
+# deploy/temporal/dynamicconfig/baton.yaml sets the same for docker-compose (a test compares).
+# - the priority-aware matcher: urgent steps (priority key 1) first. On by default in server
+#   1.32, off in 1.29 (compose).
+# - fairness, off by default: within a priority, tasks are handed out round-robin over their
+#   fairness keys (the process type, see workflows/steps/process.py), so an order's steps do
+#   not wait behind a thousand invoices' steps.
+# - one partition per task queue instead of four: both hold within a partition only, and a
+#   poller takes from a random one. One server gains nothing from more; one write partition
+#   read through four cut the bots queue's rate limit to a quarter.
+# `python bench/spike.py --probe` checks it: a slot taking a backlog of 60 tasks of key A, 10
+# of key B, then 5 urgent ones, takes without this config the urgent ones at places 0-24 and
+# the B ones mostly after place 39 (FIFO); with it, urgent first, then B every other task.
+TEMPORAL_DYNAMIC_CONFIG: dict[str, bool | int] = {
+    "matching.useNewMatcher": True,
+    "matching.enableFairness": True,
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+
+
+def dynamic_config_args(config: dict[str, bool | int] = TEMPORAL_DYNAMIC_CONFIG) -> list[str]:
+    """`config` as the dev server's `--dynamic-config-value KEY=JSON` arguments."""
+    return [
+        arg
+        for key, value in config.items()
+        for arg in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
+    ]
 
 
 class StartupError(RuntimeError):
@@ -232,6 +261,7 @@ class DevStack:
             s.codec_endpoint,
             "--namespace",
             s.temporal_namespace,
+            *dynamic_config_args(),
             "--log-level",
             "error",  # its warnings at shutdown are noise for a user
         ]

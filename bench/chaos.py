@@ -29,18 +29,13 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, asynccontextmanager, closing, contextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +43,22 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, select
 
+# Run as a file (python bench/chaos.py), the repository root is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# The stack's helpers; those the tests and bench/spike.py import from here are re-exported (as).
+from bench.stack import ALICE as ALICE
+from bench.stack import BOB, CAROL, DAVE, ERIN, POLL_S, api_healthy, get, wait_until
+from bench.stack import PORTS as PORTS
+from bench.stack import DevStack as DevStack
+from bench.stack import free_ports as free_ports
+from bench.stack import running_stack as running_stack
+from bench.stack import stack_env as stack_env
+from bench.stack import user as user
 from core.db import make_engine
 from core.ledger import LedgerRow, verify
 from core.settings import Settings
 
-ALICE, BOB, CAROL, DAVE, ERIN = "dev-alice", "dev-bob", "dev-carol", "dev-dave", "dev-erin"
 ORDERS = "/v1/processes/order-fulfillment"
 # Auto-approved (62.50); and one that waits for a sales manager (17,800.00).
 SMALL = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 5}]}
@@ -62,9 +68,6 @@ SYSTEM_PATHS = ["/erp/*", "/crm/*", "/finance/*", "/mes/*", "/notifications"]
 # Codes of a refusal that came from the task's workflow (its verdict), so it has a ledger row;
 # the API's own refusals (404 not yours, 409 already closed in the inbox, 422) never reach it.
 VERDICT_CODES = {"forbidden", "conflict"}
-STACK_START_S = 120.0
-POLL_S = 0.25
-PORTS = 7  # Temporal, its UI, HTTP API and metrics, the sandbox, the API, the codec server
 
 
 @dataclass(frozen=True)
@@ -111,176 +114,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return not (self.lost or self.stuck or self.duplicates or self.problems)
-
-
-# -- the stack ----------------------------------------------------------------------------------
-
-
-def stack_env(data_dir: Path, ports: Sequence[int], **settings: str) -> dict[str, str]:
-    """`baton dev`'s environment: every port it binds named (seven of them), its data in
-    `data_dir`, plus `settings` (BATON_* variables). The tests' stacks use it too."""
-    temporal, ui, http, metrics, systems, api, codec = ports
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update(
-        BATON_DATA_DIR=str(data_dir),
-        BATON_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal}",
-        BATON_TEMPORAL_UI_URL=f"http://127.0.0.1:{ui}",
-        BATON_TEMPORAL_HTTP_PORT=str(http),
-        BATON_TEMPORAL_METRICS_PORT=str(metrics),
-        BATON_SYSTEMS_URL=f"http://127.0.0.1:{systems}",
-        BATON_API_PORT=str(api),
-        BATON_CODEC_PORT=str(codec),
-        **settings,
-    )
-    return env
-
-
-class DevStack:
-    """`baton dev` in a child process; its output is read in a thread (the pipe never fills)."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.data_dir = Path(env["BATON_DATA_DIR"])
-        self.lines: list[str] = []  # the launcher's own lines (its children's start with "[")
-        self.tail: deque[str] = deque(maxlen=40)  # the last lines, its children's too
-        self.up = False
-        self.done = threading.Event()  # set once it is up, or has exited
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "baton", "dev"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        self.done.wait(STACK_START_S)
-        if not self.up:
-            self.stop()
-            raise RuntimeError("baton dev did not come up:\n" + "\n".join(self.tail))
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.rstrip("\n")
-            self.tail.append(line)
-            if not line.startswith("["):
-                self.lines.append(line)
-            if line.startswith("Baton is up"):
-                self.up = True
-                self.done.set()
-        self.done.set()
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['BATON_API_PORT']}"
-
-    @property
-    def systems_url(self) -> str:
-        return self.env["BATON_SYSTEMS_URL"]
-
-    def count(self, text: str) -> int:
-        """How many of the launcher's lines so far contain `text`."""
-        return sum(text in line for line in list(self.lines))
-
-    def child_pid(self, *words: str) -> int | None:
-        """The pid of the launcher's live child whose command line has all `words` (/proc)."""
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                argv = (entry / "cmdline").read_bytes().decode().split("\0")
-            except OSError:
-                continue  # exited meanwhile
-            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]  # after "pid (comm) "
-            if int(ppid) == self.process.pid and state != "Z" and all(w in argv for w in words):
-                return int(entry.name)
-        return None
-
-    async def kill(self, name: str, *words: str, seconds: float = 90) -> bool:
-        """SIGKILLs the child `name` (found by `words` in its command line); True once the
-        launcher says it is back."""
-        back = f"{name} is back"
-        before = self.count(back)
-        pid = self.child_pid(*words)
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGKILL)
-        return await wait_until(lambda: self.count(back) > before, seconds)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                return self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
-
-
-@contextmanager
-def running_stack(env: dict[str, str], cwd: Path) -> Iterator[DevStack]:
-    stack = DevStack(env, cwd)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel gives now (held together, so they differ). tests/ports.py picks safer
-    ones for the test suite."""
-    with ExitStack() as sockets:
-        found = []
-        for _ in range(count):
-            sock = sockets.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            found.append(int(sock.getsockname()[1]))
-        return found
-
-
-# -- calls and waiting --------------------------------------------------------------------------
-
-
-def user(key: str, idempotency_key: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {key}"}
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    return headers
-
-
-async def wait_until(
-    check: Callable[[], bool] | Callable[[], Awaitable[bool]], seconds: float
-) -> bool:
-    """Polls `check` (plain or async) until it holds (True) or `seconds` pass (False)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        held = check()
-        if not isinstance(held, bool):
-            held = await held
-        if held:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(POLL_S / 2)
-
-
-async def get(api: httpx.AsyncClient, path: str, key: str = ERIN, **params: Any) -> httpx.Response:
-    """A GET that waits out the API's rate limit (429) and a stack part restarting (a transport
-    error is answered as a 503 here)."""
-    while True:
-        try:
-            response = await api.get(path, params=params or None, headers=user(key))
-        except httpx.TransportError:
-            return httpx.Response(503)
-        if response.status_code != 429:
-            return response
-        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-
-
-async def api_healthy(api: httpx.AsyncClient) -> bool:
-    return (await get(api, "/health")).status_code == 200
 
 
 @dataclass

@@ -52,8 +52,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
-    # No migrations yet: a ledger table of an earlier version gets the chain's columns here.
+    # No migrations yet: tables of an earlier version get their new columns here.
     core.ledger.add_chain_columns(engine)
+    core.inbox.add_listing_columns(engine)
 
 
 def ping(engine: Engine) -> None:

@@ -62,6 +62,15 @@ class Settings(BaseSettings):
         "", description="The sandbox's own database; empty means SQLite in data_dir."
     )
 
+    workflow_cache_size: int = Field(
+        1000,
+        ge=0,
+        description=(
+            "Workflow runs one worker keeps in memory (the SDK's max_cached_workflows); a run "
+            "dropped from the cache is replayed from its history when it next has work. "
+            "0 keeps none. Bounds a worker's memory however many processes wait."
+        ),
+    )
     task_queue_prefix: str = Field(
         "", description="Prepended to every task queue: separate stacks on one Temporal server."
     )

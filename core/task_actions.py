@@ -1,5 +1,6 @@
-"""Sending an action to a task's workflow, signed, and reading its verdict: for the API and the
-CLI alike. The workflow checks every action itself and answers through the verdict query."""
+"""Sending an action to a task's workflow as the `act` signal, signed, and reading its verdict
+through the `verdict` query: the CLI's way (the API sends the `act_and_answer` update, which
+answers at once). The workflow checks every action itself, whichever way it came."""
 
 import asyncio
 import time

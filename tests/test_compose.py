@@ -6,11 +6,12 @@ images, healthchecks, scalable workers, no literal secrets, a non-root image).
 """
 
 import fnmatch
+import json
 import re
 import tomllib
 from enum import Enum
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from baton.devstack import TEMPORAL_DYNAMIC_CONFIG, DevStack
 from core.settings import Settings
 from workflows.contracts.queues import TaskQueue
 from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+DYNAMIC_CONFIG = ROOT / "deploy/temporal/dynamicconfig/baton.yaml"
 
 WORKERS = {f"worker-{queue.value}": queue for queue in TaskQueue}
 SETUP_SERVICE = "baton-setup"  # runs `baton setup`: search attributes from the code, tables
@@ -596,6 +599,66 @@ def test_temporal_ui_decodes_through_the_codec_server() -> None:
     keys = str(env.get("BATON_CODEC_KEYS", ""))
     assert keys.startswith("${BATON_CODEC_KEYS:?"), "BATON_CODEC_KEYS must be required in prod"
     assert _SECRET_NAME.search("BATON_CODEC_KEYS"), "the secret checks must cover the keys"
+
+
+# --- Temporal's dynamic config -------------------------------------------------------------------
+
+TEMPORAL_WORKDIR = PurePosixPath("/etc/temporal")  # the server image's working directory
+
+
+def _compose_dynamic_config_file() -> Path:
+    """The file the compose Temporal server reads: DYNAMIC_CONFIG_FILE_PATH (relative to the
+    image's working directory) through the service's bind mount, back to the repository."""
+    temporal = _service("temporal")
+    setting = _environment(temporal).get("DYNAMIC_CONFIG_FILE_PATH", "")
+    assert setting, "temporal: set DYNAMIC_CONFIG_FILE_PATH to Baton's dynamic config"
+    inside = TEMPORAL_WORKDIR / setting
+    for volume in temporal.get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        target = PurePosixPath(rest.partition(":")[0])
+        if source.startswith(".") and inside.is_relative_to(target):
+            return ROOT / source / inside.relative_to(target)
+    raise AssertionError(f"temporal: no bind mount of the repository holds {inside}")
+
+
+def _compose_dynamic_config() -> dict[str, Any]:
+    """Key -> value of the compose dynamic config; one value per key, for every namespace and
+    task queue (no constraints), as the dev server's --dynamic-config-value gives."""
+    path = _compose_dynamic_config_file()
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    data = yaml.safe_load(path.read_text()) or {}
+    values = {}
+    for key, entries in data.items():
+        one_value = f"{key}: one unconstrained value, as the dev server has, not {entries!r}"
+        assert isinstance(entries, list), one_value
+        assert len(entries) == 1, one_value
+        assert set(entries[0]) == {"value"}, f"{key}: constraints the dev server lacks"
+        values[key] = entries[0]["value"]
+    return values
+
+
+def _dev_server_dynamic_config() -> dict[str, Any]:
+    """The --dynamic-config-value pairs of the dev server `baton dev` starts."""
+    argv = DevStack(Settings(_env_file=None))._temporal_argv()
+    pairs = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--dynamic-config-value"]
+    return {key: json.loads(value) for key, _, value in (p.partition("=") for p in pairs)}
+
+
+def test_compose_temporal_reads_batons_dynamic_config() -> None:
+    assert _compose_dynamic_config_file() == DYNAMIC_CONFIG
+
+
+def test_compose_and_dev_server_dynamic_config_agree() -> None:
+    """Priority and fairness behave the same on the compose server as on `baton dev`'s and the
+    tests' (which start from the same TEMPORAL_DYNAMIC_CONFIG)."""
+    compose, dev = _compose_dynamic_config(), _dev_server_dynamic_config()
+    assert dev == TEMPORAL_DYNAMIC_CONFIG, f"baton dev passes {dev}"
+    assert compose == dev, (
+        f"deploy/temporal/dynamicconfig/baton.yaml {compose} differs from the dev server's "
+        f"flags {dev} (baton/devstack.py TEMPORAL_DYNAMIC_CONFIG)"
+    )
+    for key in ("matching.useNewMatcher", "matching.enableFairness"):
+        assert compose.get(key) is True, f"{key} must be on: priority and fairness need it"
 
 
 # --- image ---------------------------------------------------------------------------------------

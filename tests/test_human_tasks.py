@@ -1,21 +1,18 @@
 """Human tasks against a real Temporal server, the real inbox API and the sandbox's outbox."""
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle
 
 from core.db import make_engine, session_scope
 from core.keys import Keyring
-from core.ledger import LedgerRow, for_process
+from core.ledger import LedgerRow
 from core.signing import Signer, signer
 from core.users import add_user
-from tests.flows import ApprovalInput, ApprovalProcess
+from tests.approvals import approval, ledger, outbox, start
 from tests.helpers import (
     ALICE,
     BOB,
@@ -35,53 +32,11 @@ from workflows.contracts.tasks import (
     ApprovalRule,
     EscalationRung,
     TaskAction,
-    TaskResult,
-    TaskSpec,
     VerdictLookup,
-    task_id_for,
 )
 
 Forge = Callable[[Signer, str, TaskAction], TaskAction]
 STRANGER = Signer(Keyring("test-1", {"test-1": b"x" * 32}))  # the id Baton uses, another key
-
-
-def approval(**overrides: Any) -> TaskSpec:
-    fields: dict[str, Any] = {
-        "name": "approval",
-        "title": "Approve order SO-1 (12,400.00)",
-        "description": "Large order; check the customer's credit.",
-        "candidate_roles": [Role.SALES_MANAGER],
-        "requester": "alice",
-    }
-    return TaskSpec(**(fields | overrides))
-
-
-async def start(
-    stack: Stack, spec: TaskSpec, history_limit: int = 2_000
-) -> tuple[WorkflowHandle[Any, TaskResult], str]:
-    process_id = f"test-approval-{uuid.uuid4().hex[:8]}"
-    handle = await stack.client.start_workflow(
-        ApprovalProcess.run,
-        ApprovalInput(spec=spec, queues=stack.queues, history_limit=history_limit),
-        id=process_id,
-        task_queue=stack.processes,
-    )
-    task_id = task_id_for(process_id, spec.name)
-    await wait_for_task(stack, task_id, ERIN)
-    return handle, task_id
-
-
-def ledger(stack: Stack, process_id: str) -> list[LedgerRow]:
-    engine = make_engine(stack.settings.resolved_database_url)
-    with session_scope(engine) as session:
-        rows = for_process(session, process_id)
-    engine.dispose()
-    return rows
-
-
-async def outbox(stack: Stack, task_id: str) -> list[str]:
-    messages = (await stack.sandbox.get("/notifications", params={"ref": task_id})).json()
-    return [f"{m['recipient']}: {m['subject']}" for m in messages]
 
 
 async def test_one_approval_through_the_api(stack: Stack) -> None:
@@ -149,9 +104,11 @@ async def test_two_people_deciding_at_once_one_wins(stack: Stack) -> None:
     result = await handle.result()
     winner = next(answer for answer in answers if answer.status_code == 200)
     assert result.outcome == winner.json()["outcome"]
+    # The loser is refused by the workflow (and recorded) if it arrived before the task's run
+    # ended, else by the API: either way nothing but the winner is applied.
     rows = ledger(stack, handle.id)
-    assert [row.applied for row in rows] == [True, False]
-    assert rows[1].reason.startswith("the task is closed")
+    assert [row.applied for row in rows] in ([True], [True, False])
+    assert all(row.reason.startswith("the task is closed") for row in rows[1:])
 
 
 async def signal(stack: Stack, task_id: str, action: TaskAction) -> VerdictLookup:

@@ -1,8 +1,10 @@
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from temporalio.worker import Worker
 
 from core.settings import AIProvider, Environment, Settings
 
@@ -53,3 +55,15 @@ def test_bad_values_name_the_field(field: str, value: Any, fragment: str) -> Non
     error = caught.value.errors()[0]
     assert error["loc"] == (field,)
     assert fragment in str(caught.value)
+
+
+def test_the_workflow_cache_size_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BATON_WORKFLOW_CACHE_SIZE bounds the runs a worker keeps in memory; by default the SDK's
+    own max_cached_workflows, so leaving it unset changes nothing."""
+    sdk_default = inspect.signature(Worker).parameters["max_cached_workflows"].default
+    monkeypatch.delenv("BATON_WORKFLOW_CACHE_SIZE", raising=False)
+    assert Settings(_env_file=None).workflow_cache_size == sdk_default
+    monkeypatch.setenv("BATON_WORKFLOW_CACHE_SIZE", "500")
+    assert Settings(_env_file=None).workflow_cache_size == 500
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, workflow_cache_size=-1)

@@ -10,16 +10,15 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from baton.devstack import temporal_binary
 from core.db import make_engine, session_scope
 from core.inbox import HumanTask
 from core.settings import Settings
 from core.temporal import data_converter, ensure_search_attributes
-from tests.flows import TEST_WORKFLOWS, ApprovalInput, ApprovalProcess
+from tests.flows import ApprovalInput, ApprovalProcess
+from tests.helpers import processes_worker
 from tests.ports import free_port
-from workers.registry import content_for
 from workers.resources import Resources, worker_resources
 from workers.run import run_workers
 from workflows.contracts.queues import Queues, TaskQueue
@@ -49,11 +48,7 @@ async def workers(client: Client, resources: Resources, prefix: str) -> AsyncIte
     others: list[TaskQueue] = [q for q in TaskQueue if q is not TaskQueue.PROCESSES]
     runner = asyncio.create_task(run_workers(client, others, resources, stop, prefix))
     try:
-        async with Worker(
-            client,
-            task_queue=f"{prefix}processes",
-            workflows=[*content_for(TaskQueue.PROCESSES, resources).workflows, *TEST_WORKFLOWS],
-        ):
+        async with processes_worker(client, resources, prefix):
             yield
     finally:
         stop.set()

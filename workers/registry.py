@@ -54,7 +54,11 @@ def activities_of(*instances: object) -> list[Callable[..., Any]]:
 def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
     settings = resources.settings
     if queue is TaskQueue.PROCESSES:
-        return QueueContent(workflows=PROCESS_WORKFLOWS)
+        # The inbox activities also run here, as the workflows' local activities.
+        return QueueContent(
+            workflows=PROCESS_WORKFLOWS,
+            activities=activities_of(InboxActivities(resources.engine, signer(settings))),
+        )
     if queue is TaskQueue.BOTS:
         systems = SystemsHTTP(resources.http)
         bots = (CRMBot, ERPBot, MESBot, FinanceBot, NotificationBot)

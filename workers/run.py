@@ -23,13 +23,21 @@ _RUNNER = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, queue: TaskQueue, content: QueueContent, prefix: str) -> Worker:
-    """A `prefix` gives a run (or a test) task queues of its own."""
+def build_worker(
+    client: Client,
+    queue: TaskQueue,
+    content: QueueContent,
+    prefix: str,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    """A `prefix` gives a run (or a test) task queues of its own; `max_cached_workflows` bounds
+    the workflow runs kept in memory (BATON_WORKFLOW_CACHE_SIZE)."""
     return Worker(
         client,
         task_queue=f"{prefix}{queue.value}",
         workflows=content.workflows,
         activities=content.activities,
+        max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=content.max_concurrent_activities,
         max_task_queue_activities_per_second=content.max_activities_per_second,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -47,7 +55,8 @@ async def run_workers(
     contents = {queue: content_for(queue, resources) for queue in queues}
     async with AsyncExitStack() as stack:
         for queue, content in contents.items():
-            await stack.enter_async_context(build_worker(client, queue, content, prefix))
+            cache = resources.settings.workflow_cache_size
+            await stack.enter_async_context(build_worker(client, queue, content, prefix, cache))
         log.info("polling %s", ", ".join(f"{prefix}{queue.value}" for queue in contents))
         # Activities that arrive meanwhile wait for the same one-time set-up.
         warming = [

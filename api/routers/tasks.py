@@ -1,8 +1,8 @@
 """The inbox: people list, claim and decide the tasks their roles allow.
 
-Every change is a signal to the task's workflow, which checks it again and applies or refuses
-it; the API answers once the workflow has done so. Tasks outside the caller's roles are 404, so
-their content never leaks.
+Every change is a workflow update to the task's workflow, which checks it again and applies or
+refuses it, and answers with its verdict. Tasks outside the caller's roles are 404, so their
+content never leaks.
 """
 
 import hashlib
@@ -14,26 +14,31 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.authz import authorize, task_subject
 from api.deps import CurrentUser, EngineDep, PathId, SignerDep, TemporalDep, in_session, read
-from api.errors import ApiError, responses
+from api.errors import ApiError, field_error, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import inbox
-from core.task_actions import NoVerdictYet, wait_for_verdict
+from core.task_actions import verdict_of
 from core.users import User
 from workflows.contracts.permissions import Action
+from workflows.contracts.priority import Priority
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
-    ACT_SIGNAL,
-    VERDICT_QUERY,
+    ACT_UPDATE,
+    REFUSED_MALFORMED,
     ActionKind,
     TaskAction,
     TaskStatus,
     Verdict,
-    VerdictLookup,
 )
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 429, 500, 503))
@@ -59,6 +64,7 @@ class TaskSummary(BaseModel):
     kind: str
     title: str
     status: TaskStatus
+    priority: Priority
     outcome: str | None
     candidate_roles: list[Role]
     assignee: str | None
@@ -80,7 +86,7 @@ class TaskDetail(TaskSummary):
 
 class TaskPage(BaseModel):
     items: list[TaskSummary]
-    next_offset: int | None
+    next_cursor: str | None = Field(description="send it as `cursor` for the next page")
 
 
 class DecisionIn(BaseModel):
@@ -120,30 +126,52 @@ def _task(engine: Engine, task_id: str, user: User, action: Action) -> inbox.Hum
     return task
 
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters, which no id or type has
+
+
 @router.get("", response_model=TaskPage, responses=responses(422))
 async def list_tasks(
     engine: EngineDep,
     user: CurrentUser,
-    status: TaskStatus | None = TaskStatus.OPEN,
-    process_id: Annotated[str | None, Query(max_length=400)] = None,
+    status: TaskStatus = TaskStatus.OPEN,
+    process_id: Annotated[str | None, Query(max_length=400, pattern=_PRINTABLE)] = None,
+    process_type: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
+    escalated: Annotated[bool | None, Query(description="escalated at least once")] = None,
+    overdue: Annotated[bool | None, Query(description="due before now")] = None,
+    assigned_to_me: bool = False,
+    sort: Annotated[
+        inbox.TaskSort,
+        Query(
+            description="created: oldest first; due: soonest due first (none last); "
+            "priority: urgent first, then oldest"
+        ),
+    ] = inbox.TaskSort.CREATED,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> TaskPage:
-    """The caller's inbox: tasks for their roles or assigned to them, oldest first."""
+    """The caller's inbox: tasks for their roles or assigned to them, a page at a time."""
+    try:
+        after = inbox.read_cursor(cursor, sort) if cursor else None
+    except inbox.BadCursor as exc:
+        raise field_error(422, "validation_error", "query.cursor", str(exc)) from None
+    listing = inbox.Listing(
+        status=status,
+        process_id=process_id,
+        process_type=process_type,
+        escalated=escalated,
+        overdue=overdue,
+        assigned_to_me=assigned_to_me,
+        sort=sort,
+        after=after,
+    )
 
     def page(session: Session) -> TaskPage:
-        tasks = inbox.list_tasks(
-            session,
-            user.name,
-            user.roles,
-            status=status,
-            process_id=process_id,
-            limit=limit + 1,
-            offset=offset,
-        )
+        # One more than asked: whether there is a next page, without counting.
+        tasks = inbox.list_tasks(session, user.name, user.roles, listing, limit=limit + 1)
+        more = len(tasks) > limit
         return TaskPage(
             items=[_summary(task) for task in tasks[:limit]],
-            next_offset=offset + limit if len(tasks) > limit else None,
+            next_cursor=inbox.cursor_after(tasks[limit - 1], sort) if more else None,
         )
 
     return await read(engine, page)
@@ -166,26 +194,43 @@ def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
         )
 
 
-async def _lookup(
-    temporal: Temporal, handle: WorkflowHandle[Any, Any], action_id: str, *, first: bool = False
-) -> Verdict | None:
-    """The verdict on the action, if the workflow has given one. The first call of a request is
-    bounded like any call to Temporal's frontend, so an unreachable Temporal is 503 at once."""
-    timeout = temporal.rpc_timeout if first else temporal.query_rpc_timeout
-    query = handle.query(VERDICT_QUERY, action_id, result_type=VerdictLookup, rpc_timeout=timeout)
-    lookup: VerdictLookup = await temporal.call(query, query=not first)
-    return lookup.verdict
+class _Closed(Exception):
+    """The task takes no more actions."""
 
 
-async def _wait_for_verdict(
-    temporal: Temporal, handle: WorkflowHandle[Any, Any], action_id: str
+_NOT_APPLIED_YET = ApiError(
+    504,
+    "not_applied_yet",
+    "the task's workflow has not answered yet; it may still apply the action: ask again "
+    "(with the same Idempotency-Key) later",
+)
+
+
+async def _send(
+    temporal: Temporal, handle: WorkflowHandle[Any, Any], action: TaskAction
 ) -> Verdict:
+    """Sends the action as an update and returns the workflow's verdict. The update's id is the
+    action's, so a repeated request joins the first one instead of acting twice."""
+    update = handle.execute_update(
+        ACT_UPDATE,
+        action,
+        id=action.action_id,
+        result_type=Verdict,
+        rpc_timeout=temporal.query_rpc_timeout,
+    )
     try:
-        return await wait_for_verdict(lambda: _lookup(temporal, handle, action_id))
-    except NoVerdictYet:
-        raise ApiError(
-            504, "not_applied_yet", "the task's workflow has not answered yet; ask again later"
-        ) from None
+        return await temporal.answer(update, late=_NOT_APPLIED_YET)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise _NOT_APPLIED_YET from None
+    except WorkflowUpdateFailedError as exc:  # the validator refused it: not in history
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REFUSED_MALFORMED:
+            raise ApiError(422, "validation_error", cause.message) from exc
+        raise
+    except RPCError as exc:
+        if is_closed_or_missing(exc):  # the task's run has ended (or never was)
+            raise _Closed from exc
+        raise
 
 
 class TaskCall:
@@ -209,40 +254,37 @@ class TaskCall:
     async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
         task, temporal = self.task, self.temporal
         handle: WorkflowHandle[Any, Any] = temporal.client.get_workflow_handle(task.task_id)
-        closed = ApiError(409, "task_closed", f"the task is {task.status} ({task.outcome})")
+        action_id = self._action_id(kind)
         try:
-            # With an Idempotency-Key, a retried request becomes the same signal, applied
-            # once, and a retry after the answer was lost gets that answer again.
-            key = self.idempotency_key
-            if key:
-                scope = f"{task.task_id}\0{self.user.name}\0{kind.value}\0{key}"
-                action_id = f"key:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
-                earlier = await _lookup(temporal, handle, action_id, first=True)
-            else:
-                action_id, earlier = str(uuid.uuid4()), None
+            if task.status != TaskStatus.OPEN:
+                raise _Closed
+            # The one place a TaskAction is built, and signed, before it is sent.
+            action = self.signer.sign(
+                task.task_id,
+                TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
+            )
+            verdict = await _send(temporal, handle, action)
+        except _Closed:
+            # A retry of the action that closed the task gets that action's verdict again.
+            earlier = None
+            if self.idempotency_key:
+                earlier = await temporal.call(verdict_of(handle, action_id), query=True)
             if earlier is None:
-                if task.status != TaskStatus.OPEN:
-                    raise closed
-                # The one place a TaskAction is built, and signed, before it is signalled.
-                action = self.signer.sign(
-                    task.task_id,
-                    TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
-                )
-                await temporal.call(
-                    handle.signal(ACT_SIGNAL, action, rpc_timeout=temporal.rpc_timeout)
-                )
-                verdict = await _wait_for_verdict(temporal, handle, action_id)
-            else:
-                verdict = earlier
-        except RPCError as exc:
-            if not is_closed_or_missing(exc):
-                raise
-            # The task's run has ended (or never was): closed, whatever the inbox said.
-            raise ApiError(409, "task_closed", "the task no longer takes actions") from exc
+                raise ApiError(409, "task_closed", "the task no longer takes actions") from None
+            verdict = earlier
         if not verdict.applied:
             codes = {403: "forbidden", 409: "conflict", 422: "validation_error"}
             raise ApiError(verdict.status, codes.get(verdict.status, "refused"), verdict.reason)
         return await read(self.engine, lambda session: _reloaded(session, task.task_id))
+
+    def _action_id(self, kind: ActionKind) -> str:
+        """With an Idempotency-Key, a retried request is the same action, applied once; a retry
+        after the answer was lost gets that answer again."""
+        key = self.idempotency_key
+        if not key:
+            return str(uuid.uuid4())
+        scope = f"{self.task.task_id}\0{self.user.name}\0{kind.value}\0{key}"
+        return f"key:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
 
 
 def _reloaded(session: Session, task_id: str) -> TaskDetail:

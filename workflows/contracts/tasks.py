@@ -322,7 +322,10 @@ TaskInput.model_rebuild()  # it refers to TaskState, defined after it
 
 # The task workflow's handler names, so the API can reach it without importing workflow code.
 TASK_WORKFLOW = "HumanTask"
-ACT_SIGNAL = "act"
+ACT_SIGNAL = "act"  # for the Temporal UI, the CLI and scripts
+ACT_UPDATE = "act_and_answer"  # for the API: the same checks, answered with the verdict
+# The error type of the update's refusal of a malformed action (kept out of the history).
+REFUSED_MALFORMED = "malformed_action"
 VERDICT_QUERY = "verdict"
 
 

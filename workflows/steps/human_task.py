@@ -3,9 +3,12 @@ segregation of duties and approval rules. A process calls `await human_task(spec
 
 A task is its own workflow so that its id is the task id (the API signals it directly), its
 timers and decisions stay out of the process's history, and a long wait continues as new.
-Every action arrives as one signal carrying an id: a repeated signal counts once. The workflow
-checks every action itself (the user's roles come from the database, never from the signal),
-because signals can come from the Temporal UI or CLI as well as from the API.
+Every action carries an id, and a repeated one counts once. It arrives as the `act` signal
+(the Temporal UI, the CLI, scripts) or as the `act_and_answer` update (Baton's API), which
+answers with the verdict: no polling. Both go through one queue and the same checks, because
+the workflow checks every action itself (the user's roles come from the database, never from
+the action, and the action must be signed by Baton). The update's validator also refuses a
+malformed action before it is written to history; any other refusal is in the ledger.
 """
 
 import asyncio
@@ -16,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.contracts import search_attributes as search
@@ -25,6 +28,8 @@ from workflows.contracts.priority import Priority
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
+    ACT_UPDATE,
+    REFUSED_MALFORMED,
     TASK_WORKFLOW,
     VERDICT_QUERY,
     ActionKind,
@@ -45,7 +50,7 @@ from workflows.contracts.tasks import (
     VerdictLookup,
     task_id_for,
 )
-from workflows.steps.calls import INBOX_TIMEOUT, call
+from workflows.steps.calls import call, inbox_call
 from workflows.steps.ledger import record_decision
 
 SIGNED_ACTIONS = "signed-actions"  # the patch that made the workflow verify signatures
@@ -92,6 +97,23 @@ class HumanTaskWorkflow:
         if not seen:
             self.pending.append(action)
 
+    @workflow.update(name=ACT_UPDATE)
+    async def act_and_answer(self, action: TaskAction) -> Verdict:
+        self.act(action)
+        await workflow.wait_condition(lambda: action.action_id in self.state.verdicts)
+        return self.state.verdicts[action.action_id]
+
+    @act_and_answer.validator
+    def _acceptable(self, action: TaskAction) -> None:
+        if action.action_id in self.state.verdicts:
+            return  # a retry: it gets the verdict it had
+        if action.kind is ActionKind.DECIDE:
+            problems = self.spec.form.problems(action.outcome, action.comment, action.data)
+            if problems:
+                raise ApplicationError("; ".join(map(str, problems)), type=REFUSED_MALFORMED)
+        if action.kind is ActionKind.REASSIGN and not action.assignee:
+            raise ApplicationError("assignee: required to reassign", type=REFUSED_MALFORMED)
+
     @workflow.query(name=VERDICT_QUERY)
     def verdict(self, action_id: str) -> VerdictLookup:
         return VerdictLookup(verdict=self.state.verdicts.get(action_id))
@@ -122,20 +144,30 @@ class HumanTaskWorkflow:
                 if self.result is None:
                     await self._on_time()
                 if self.result is None and not self.pending and self._history_is_long():
-                    await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(task.model_copy(update={"state": self.state}))
+                    # An action that comes in meanwhile is handled first (its caller waits).
+                    await workflow.wait_condition(self._idle_or_acted_on)
+                    if not self.pending:
+                        workflow.continue_as_new(task.model_copy(update={"state": self.state}))
         except asyncio.CancelledError:
             self.result = self._result("cancelled", cancelled=True)
             await self._write("cancelled with its process", TaskStatus.CANCELLED)
-            for action in self.pending:  # their callers get an answer, not a timeout
-                self.state.verdicts[action.action_id] = Verdict(
-                    action_id=action.action_id, applied=False, reason="cancelled", status=409
-                )
+            await self._refuse_the_rest()
             raise
-        while self.pending:  # signals that came in as it closed: refused, never lost
-            await self._handle(self.pending.pop(0))
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._refuse_the_rest()
         return self.result
+
+    async def _refuse_the_rest(self) -> None:
+        """Actions that came in as the task closed are refused (and recorded), never lost, and
+        it ends only once every caller has its answer."""
+        while True:
+            while self.pending:
+                await self._handle(self.pending.pop(0))
+            await workflow.wait_condition(self._idle_or_acted_on)
+            if not self.pending:
+                return
+
+    def _idle_or_acted_on(self) -> bool:
+        return bool(self.pending) or workflow.all_handlers_finished()
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -295,12 +327,11 @@ class HumanTaskWorkflow:
         return user
 
     async def _user(self, name: str, action: TaskAction | None = None) -> UserInfo:
-        return await call(
+        return await inbox_call(
             InboxActivity.GET_USER,
             UserRequest(name=name, task_id=self.task_id, action=action),
             UserInfo,
-            queue=self.task.queues.inbox,
-            start_to_close=INBOX_TIMEOUT,
+            queues=self.task.queues,
             summary=f"look up {name}",
         )
 
@@ -418,12 +449,11 @@ class HumanTaskWorkflow:
 
     async def _write(self, event: str, status: TaskStatus = TaskStatus.OPEN) -> None:
         self.state.inbox_seq += 1
-        await call(
+        await inbox_call(
             InboxActivity.WRITE_TASK,
             self._record(status, event, self.state.inbox_seq),
             bool,
-            queue=self.task.queues.inbox,
-            start_to_close=INBOX_TIMEOUT,
+            queues=self.task.queues,
             summary=f"inbox: {event}",
         )
 

@@ -2,16 +2,15 @@
 
 from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import InboxActivity, LedgerEntry
-from workflows.steps.calls import INBOX_TIMEOUT, call
+from workflows.steps.calls import inbox_call
 
 
 async def record_decision(entry: LedgerEntry, queues: Queues) -> None:
     verb = "decided" if entry.applied else "was refused"
-    await call(
+    await inbox_call(
         InboxActivity.RECORD_DECISION,
         entry,
         bool,
-        queue=queues.inbox,
-        start_to_close=INBOX_TIMEOUT,
+        queues=queues,
         summary=f"ledger: {entry.actor} {verb} {entry.outcome}",
     )

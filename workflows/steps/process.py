@@ -118,8 +118,12 @@ class Process(Generic[RunT]):
         )
         self.tracker = Tracker(self.state)
         self.saga = Saga()
-        # Urgent processes' bot and AI steps go first when the queues back up.
-        self.priority = TemporalPriority(priority_key=run.priority.key)
+        # Urgent processes' bot and AI steps go first when the queues back up; within a
+        # priority each process type gets its share of a pool (fairness key), so a burst of
+        # one type (a thousand invoices) cannot make another wait behind all of it.
+        self.priority = TemporalPriority(
+            priority_key=run.priority.key, fairness_key=self.process_type.name
+        )
 
     # -- what a process adds ----------------------------------------------------------------
 
