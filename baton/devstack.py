@@ -126,7 +126,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
+
+
 async def temporal_is_up(settings: Settings) -> bool:
+    # Nothing listening: no client, whose runtime's threads can abort a process that then
+    # exits at once (design part D).
+    if not await asyncio.to_thread(_listening, *settings.temporal_host_port):
+        return False
     try:
         client = await asyncio.wait_for(connect(settings), 2)
         await asyncio.wait_for(client.service_client.check_health(), 2)
