@@ -64,6 +64,9 @@ async def start_process(
             ptype.make_run(process_input, context),
             id=process_id,
             task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
+            # Its workflow tasks too wait their turn by priority and process type, not behind
+            # a burst of another type.
+            priority=process_input.urgency().for_temporal(ptype.name),
             # The same key must never start a second run, even after the first has ended.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={INPUT_DIGEST: digest},

@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import Priority as TemporalPriority
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -118,12 +117,9 @@ class Process(Generic[RunT]):
         )
         self.tracker = Tracker(self.state)
         self.saga = Saga()
-        # Urgent processes' bot and AI steps go first when the queues back up; within a
-        # priority each process type gets its share of a pool (fairness key), so a burst of
-        # one type (a thousand invoices) cannot make another wait behind all of it.
-        self.priority = TemporalPriority(
-            priority_key=run.priority.key, fairness_key=self.process_type.name
-        )
+        # Every step at the run's priority (set again explicitly: runs started before the
+        # start carried one have none to inherit).
+        self.priority = run.priority.for_temporal(self.process_type.name)
 
     # -- what a process adds ----------------------------------------------------------------
 
