@@ -33,15 +33,15 @@ from sqlalchemy import (
     delete,
     inspect,
     literal,
-    text,
     tuple_,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlalchemy.sql import FromClause, Subquery, exists, func, union, union_all
 from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.schema import add_columns
 from workflows.contracts.priority import Priority
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import TaskForm, TaskRecord, TaskStatus
@@ -427,32 +427,21 @@ def add_listing_columns(engine: Engine) -> list[str]:
     by several processes at once. Returns the columns it added."""
     if not inspect(engine).has_table(_TASKS.name):
         return []
-
-    def present() -> set[str]:
-        return {column["name"] for column in inspect(engine).get_columns(_TASKS.name)}
-
     defaults: dict[str, Any] = {
         "priority": Priority.NORMAL.value,
         "priority_key": Priority.NORMAL.key,
         "escalated": False,
         "due_key": NO_DUE_TIME,
     }
-    missing = [name for name in defaults if name not in present()]
-    guard = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
-    for name in missing:
+    columns = {}
+    for name, value in defaults.items():
         column = _TASKS.c[name]
         # The default as the dialect stores it (SQLite compares datetimes as text).
-        default = literal(defaults[name], column.type).compile(
+        default = literal(value, column.type).compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True}
         )
-        kind = column.type.compile(dialect=engine.dialect)
-        ddl = f"ADD COLUMN{guard} {name} {kind} NOT NULL DEFAULT {default}"
-        try:
-            with engine.begin() as connection:
-                connection.execute(text(f"ALTER TABLE {_TASKS.name} {ddl}"))
-        except DBAPIError:
-            if name not in present():  # not another process adding it at the same moment
-                raise
+        columns[name] = f"{column.type.compile(dialect=engine.dialect)} NOT NULL DEFAULT {default}"
+    missing = add_columns(engine, _TASKS.name, columns)
     for index in _TASKS.indexes:
         index.create(engine, checkfirst=True)
     if missing:

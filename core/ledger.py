@@ -30,9 +30,10 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, Index, func, inspect, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from core.schema import add_columns
 from workflows.contracts.tasks import LedgerEntry
 
 GENESIS = "0" * 64  # the `prev_hash` of a process's first row
@@ -176,27 +177,12 @@ _CHAIN_COLUMNS = {"seq": "INTEGER", "prev_hash": "VARCHAR(64)", "row_hash": "VAR
 
 
 def add_chain_columns(engine: Engine) -> list[str]:
-    """Adds the chain's columns (nullable) and unique index to a ledger table made before them:
-    `create_all` makes missing tables, never missing columns. Safe to run at every start, and
-    by several processes at once. Returns the columns it added."""
+    """Adds the chain's columns (nullable) and unique index to a ledger table made before them.
+    Returns the columns it added."""
     table = LedgerRow.__tablename__
-
-    def present() -> set[str]:
-        return {column["name"] for column in inspect(engine).get_columns(table)}
-
     if not inspect(engine).has_table(table):
         return []
-    missing = [name for name in _CHAIN_COLUMNS if name not in present()]
-    guard = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
-    for name in missing:
-        try:
-            with engine.begin() as connection:
-                connection.execute(
-                    text(f"ALTER TABLE {table} ADD COLUMN{guard} {name} {_CHAIN_COLUMNS[name]}")
-                )
-        except DBAPIError:
-            if name not in present():  # not another process adding it at the same moment
-                raise
+    missing = add_columns(engine, table, _CHAIN_COLUMNS)
     with engine.begin() as connection:
         connection.execute(
             text(

@@ -4,7 +4,6 @@ answers at once). The workflow checks every action itself, whichever way it came
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -25,18 +24,14 @@ async def verdict_of(handle: WorkflowHandle[Any, Any], action_id: str) -> Verdic
     return lookup.verdict
 
 
-async def wait_for_verdict(lookup: Callable[[], Awaitable[Verdict | None]]) -> Verdict:
-    """Polls `lookup` until the workflow has answered; NoVerdictYet after VERDICT_WAIT_S."""
+async def send_action(client: Client, signer: Signer, task_id: str, action: TaskAction) -> Verdict:
+    """Signs the action, signals it and polls for the workflow's verdict; NoVerdictYet after
+    VERDICT_WAIT_S."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(task_id)
+    await handle.signal(ACT_SIGNAL, signer.sign(task_id, action))
     deadline = time.monotonic() + VERDICT_WAIT_S
     while time.monotonic() < deadline:
-        if (verdict := await lookup()) is not None:
+        if (verdict := await verdict_of(handle, action.action_id)) is not None:
             return verdict
         await asyncio.sleep(_POLL_S)
     raise NoVerdictYet("the task's workflow has not answered yet")
-
-
-async def send_action(client: Client, signer: Signer, task_id: str, action: TaskAction) -> Verdict:
-    """Signs the action, signals it and waits for the workflow's verdict."""
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(task_id)
-    await handle.signal(ACT_SIGNAL, signer.sign(task_id, action))
-    return await wait_for_verdict(lambda: verdict_of(handle, action.action_id))
