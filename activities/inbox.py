@@ -1,4 +1,5 @@
-"""Inbox activities: the task projection, the decision ledger and user look-ups (database).
+"""Inbox activities: the task projection, the decision ledger, insight's event log and user
+look-ups (database).
 
 Database calls are blocking, so each runs in a worker thread; the event loop stays free.
 """
@@ -13,8 +14,11 @@ from temporalio import activity
 
 from core import inbox, ledger
 from core.db import session_scope
+from core.insight import log as insight_log
 from core.signing import Signer
 from core.users import User
+from workflows.contracts.insight import InsightActivity
+from workflows.contracts.processes import ProcessState
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import InboxActivity, LedgerEntry, TaskRecord, UserInfo, UserRequest
 
@@ -34,6 +38,10 @@ class InboxActivities:
     async def record_decision(self, entry: LedgerEntry) -> bool:
         # Its own transaction: appending to the process's hash chain may take a retry.
         return await asyncio.to_thread(ledger.append, self.engine, entry)
+
+    @activity.defn(name=InsightActivity.RECORD_RUN)
+    async def record_run(self, state: ProcessState) -> bool:
+        return await asyncio.to_thread(self._in_session, insight_log.write_run, state)
 
     @activity.defn(name=InboxActivity.GET_USER)
     async def get_user(self, request: UserRequest) -> UserInfo:

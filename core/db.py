@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 import core.inbox
+import core.insight.log
 import core.ledger
 import core.robot_jobs
 from core.settings import Environment, Settings

@@ -6,12 +6,21 @@ restock: read the price (ERP bot) -> a sales manager approves -> tell the wareho
 """
 
 from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from temporalio import workflow
 
 from workflows.contracts.bots import BotActivity, Catalogue, CatalogueRequest, Notified, Notify
-from workflows.contracts.processes import ProcessInput, ProcessRun, ProcessState, ProcessType
+from workflows.contracts.departments import Department
+from workflows.contracts.processes import (
+    DesignedStage,
+    ProcessInput,
+    ProcessPolicy,
+    ProcessRun,
+    ProcessState,
+    ProcessType,
+)
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import TaskSpec
 from workflows.steps.process import Process, Rejected, process
@@ -27,10 +36,13 @@ class RestockInput(ProcessInput):
         return f"Restock {self.quantity} x {self.sku}"
 
 
-class RestockPolicy(BaseModel):
+class RestockPolicy(ProcessPolicy):
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
 
     approval_expires: timedelta = timedelta(hours=8)
+
+    def people_needed(self, facts: dict[str, Any]) -> set[str]:
+        return {"approval"}  # every restock is approved
 
 
 class RestockRun(ProcessRun):
@@ -48,6 +60,12 @@ RESTOCK = ProcessType(
     input_field="restock",
     policy_model=RestockPolicy,
     key_prefix="RS",
+    department=Department.INVENTORY,
+    design=(
+        DesignedStage("price", ("read the price",)),
+        DesignedStage("approval", ("approval",)),
+        DesignedStage("warehouse", ("tell the warehouse",)),
+    ),
 )
 
 # -- workflow -----------------------------------------------------------------------------------

@@ -90,6 +90,15 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             view["credit_note"] = self.credit_note.model_dump()
         return view
 
+    def objects(self) -> list[str]:
+        found = [f"invoice:{self.run_input.business_key}"]
+        vendor = (self.invoice and self.invoice.vendor_id) or self.run_input.invoice.vendor_id
+        if vendor:
+            found.append(f"vendor:{vendor}")
+        if self.invoice is not None and self.invoice.po_number:
+            found.append(f"purchase_order:{self.invoice.po_number}")
+        return found
+
     @workflow.signal(name=CREDIT_NOTE_SIGNAL)
     def receive_credit_note(self, note: CreditNote) -> None:
         self.credit_note = note
@@ -131,7 +140,10 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             extracted = extracted.model_copy(update={"vendor_id": given.vendor_id})
         self.invoice = extracted
         missing = [name for name in REQUIRED if getattr(extracted, name) in (None, "")]
-        if extracted.confidence < self.run_input.policy.confidence_threshold or missing:
+        self.state.facts.update(
+            extraction_confidence=extracted.confidence, fields_missing=bool(missing)
+        )
+        if self.run_input.policy.needs_review(extracted.confidence, bool(missing)):
             self.invoice = await self._review(extracted, missing)
         return self.invoice
 
@@ -170,11 +182,13 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         )
         result = await self.task(spec, "an AP clerk")
         if result.outcome != "confirm":
+            self.tracker.reviewed("extract the invoice", changed=True)
             raise Rejected(f"the AP clerk rejected it ({result.comment or result.outcome})")
         try:
             corrected = ExtractInvoiceResult.model_validate({**shown, **result.data})
         except ValidationError as exc:
             raise Rejected(f"the corrected invoice is invalid: {exc}") from None
+        self.tracker.reviewed("extract the invoice", corrected.model_dump(mode="json") != shown)
         # Corrections are evaluation data: a later training run compares them with the AI.
         await self.ledger(
             "invoice-correction",
@@ -290,6 +304,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         self.tracker.stage("credit note", ProcessStatus.WAITING, f"vendor {invoice.vendor_id}")
         deadline = workflow.now() + policy.credit_note_wait
         await self._ask_vendor(invoice, "Credit note requested")
+        await self.record()  # the wait may take days
         while self.credit_note is None:
             left = deadline - workflow.now()
             if left <= timedelta(0):
@@ -317,11 +332,13 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             ),
             Notified,
             f"Notify {vendor}: {subject}",
+            activity="ask the vendor for a credit note",
         )
 
     async def _approve(self, invoice: ExtractInvoiceResult) -> None:
         policy, amount = self.run_input.policy, self._payable(invoice)
-        if amount <= policy.first_limit:
+        self.state.facts.update(amount=amount, variances=len(self.variances))
+        if not policy.needs_approval(amount):
             self.tracker.skipped("approval", ActorKind.HUMAN, f"{amount:,.2f}: within the limit")
             return
         controller = [Role.FINANCE_CONTROLLER]
@@ -381,6 +398,7 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             due = datetime.combine(pay_on, time(), tzinfo=UTC)
             wait = max(timedelta(0), due - workflow.now())
         self.tracker.stage("payment", ProcessStatus.RUNNING, f"the pay date {pay_on}")
+        await self.record()  # the pay date may be weeks away
         await workflow.sleep(wait, summary=f"until the pay date {pay_on}")
         released = await self.bot_step(
             "release the payment",

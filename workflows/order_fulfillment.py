@@ -24,7 +24,6 @@ from workflows.contracts.ai import (
     ExtractOrderRequest,
     ExtractOrderResult,
     Intent,
-    RiskLevel,
     ScoreRiskRequest,
     ScoreRiskResult,
 )
@@ -82,6 +81,11 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
                 "priority": self.run_input.order.priority.value,
             }
         }
+
+    def objects(self) -> list[str]:
+        order = self.run_input.order
+        products = sorted({f"product:{line.sku}" for line in self.lines})
+        return [f"order:{self.run_input.business_key}", f"customer:{order.customer_id}", *products]
 
     @workflow.run
     async def run(self, run: OrderRun) -> ProcessState:
@@ -160,7 +164,10 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             self.lines = [OrderLine(sku=ln.sku, quantity=ln.quantity) for ln in extracted.lines]
         except ValidationError:  # e.g. a phone number read as a quantity: a person reads it
             self.lines = []
-        if extracted.confidence < threshold or not self.lines:
+        self.state.facts.update(
+            extraction_confidence=extracted.confidence, lines_read=bool(self.lines)
+        )
+        if self.run_input.policy.needs_review(extracted.confidence, bool(self.lines)):
             await self._review_lines(message, extracted)
 
     async def _review_lines(self, message: str, extracted: ExtractOrderResult) -> None:
@@ -191,12 +198,16 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             four_eyes=False,
         )
         result = await self.task(spec, "a sales rep")
+        extracted_lines = [line.model_dump() for line in self.lines]
         if result.outcome != "confirm":
+            self.tracker.reviewed("extract the order lines", changed=True)
             raise Rejected(f"the sales rep rejected the order ({result.comment or result.outcome})")
         try:
             self.lines = [OrderLine.model_validate(line) for line in result.data["lines"]]
         except (ValidationError, TypeError) as exc:
             raise Rejected(f"the corrected lines are invalid: {exc}") from None
+        changed = [line.model_dump() for line in self.lines] != extracted_lines
+        self.tracker.reviewed("extract the order lines", changed)
 
     async def _check(self) -> tuple[CustomerCredit, ScoreRiskResult]:
         self.tracker.stage("check")
@@ -228,13 +239,10 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
 
     async def _decide(self, credit: CustomerCredit, risk: ScoreRiskResult) -> None:
         policy, amount = self.run_input.policy, self._amount()
-        reasons = []
-        if amount > policy.approval_threshold:
-            reasons.append(f"amount {amount:,.2f} is over {policy.approval_threshold:,.2f}")
-        if risk.level is RiskLevel.HIGH:
-            reasons.append(f"risk is high ({', '.join(risk.reasons) or 'AI'})")
-        if amount > credit.available:
-            reasons.append(f"credit available is {credit.available:,.2f}")
+        self.state.facts.update(
+            amount=amount, risk=risk.level.value, credit_available=credit.available
+        )
+        reasons = policy.approval_reasons(amount, risk.level.value, credit.available, risk.reasons)
         if not reasons:
             self.tracker.skipped("approval", ActorKind.HUMAN, "within policy: no approval needed")
             return
@@ -324,6 +332,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             ScheduleProduction(order_ref=key, sku=sku, quantity=quantity),
             ProductionOrder,
             f"MES: produce {quantity} x {sku}",
+            activity="schedule production",
         )
         self.undo_by_bot(
             f"cancel production of {sku}",
@@ -331,6 +340,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             CancelProduction(production_order_id=production.production_order_id),
             ProductionOrder,
             f"MES: cancel production order {production.production_order_id}",
+            activity="cancel production",
         )
         return production
 

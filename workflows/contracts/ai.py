@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.departments import Department
+
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -20,6 +22,21 @@ class AIActivity(StrEnum):
     EXTRACT_ORDER = "ai.extract_order"
     EXTRACT_INVOICE = "ai.extract_invoice"
     SCORE_RISK = "ai.score_risk"
+
+
+# The department whose work each AI step does.
+AI_DEPARTMENTS: dict[str, Department] = {
+    AIActivity.CLASSIFY_MESSAGE: Department.SALES,
+    AIActivity.EXTRACT_ORDER: Department.SALES,
+    AIActivity.EXTRACT_INVOICE: Department.ACCOUNTS_PAYABLE,
+    AIActivity.SCORE_RISK: Department.FINANCE,
+}
+
+
+def ai_department(activity: str) -> str:
+    """An AI step's department; "" for one not declared: it counts for its process's."""
+    department = AI_DEPARTMENTS.get(activity)
+    return department.value if department else ""
 
 
 # ApplicationError type of a request no AI step can answer (e.g. empty text): never retried.

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.departments import Department
+
 
 class Refusal(BaseModel):
     """A business system said no (a 4xx: unknown customer, credit limit exceeded, ...). The bot
@@ -41,6 +43,22 @@ class BotActivity(StrEnum):
     RELEASE_PAYMENT = "finance.release_payment"
     CANCEL_PAYMENT = "finance.cancel_payment"
     NOTIFY = "notifications.send"
+
+
+# The department that owns each business system: a bot step's department is its system's.
+SYSTEM_DEPARTMENTS: dict[str, Department] = {
+    "crm": Department.SALES,
+    "erp": Department.INVENTORY,
+    "mes": Department.PRODUCTION,
+    "finance": Department.FINANCE,
+}
+
+
+def bot_department(activity: str) -> str:
+    """A bot step's department, its system's ("erp.reserve_stock": inventory); "" for a
+    system every department uses (notifications): the step counts for its process's."""
+    department = SYSTEM_DEPARTMENTS.get(activity.split(".", 1)[0])
+    return department.value if department else ""
 
 
 class OrderLine(BaseModel):

@@ -1,12 +1,16 @@
 """Invoice processing: the input, its policy values, the run and the catalogue entry."""
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.contracts.departments import Department
 from workflows.contracts.processes import (
     COUNTERPARTY_ID,
+    DesignedStage,
     ProcessInput,
+    ProcessPolicy,
     ProcessRun,
     ProcessType,
 )
@@ -15,7 +19,7 @@ from workflows.contracts.roles import Role
 CREDIT_NOTE_SIGNAL = "credit_note"
 
 
-class InvoicePolicy(BaseModel):
+class InvoicePolicy(ProcessPolicy):
     """Every limit, tolerance and duration of accounts payable; tests set them to seconds."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
@@ -33,6 +37,23 @@ class InvoicePolicy(BaseModel):
     credit_note_reminder: timedelta = Field(timedelta(days=3), description="remind the vendor")
     review_expires: timedelta = timedelta(hours=24)
     approval_expires: timedelta = timedelta(days=3)
+
+    def needs_review(self, confidence: float, fields_missing: bool) -> bool:
+        """Whether an AP clerk checks the fields the AI extracted."""
+        return confidence < self.confidence_threshold or fields_missing
+
+    def needs_approval(self, amount: float) -> bool:
+        return amount > self.first_limit
+
+    def people_needed(self, facts: dict[str, Any]) -> set[str]:
+        needed = set()
+        if "extraction_confidence" in facts and self.needs_review(
+            facts["extraction_confidence"], facts.get("fields_missing", False)
+        ):
+            needed.add("review invoice")
+        if "amount" in facts and self.needs_approval(facts["amount"]):
+            needed.add("approval")
+        return needed
 
 
 class InvoiceInput(ProcessInput):
@@ -75,4 +96,21 @@ INVOICE_PROCESSING = ProcessType(
     input_field="invoice",
     policy_model=InvoicePolicy,
     key_prefix="INV",
+    department=Department.ACCOUNTS_PAYABLE,
+    design=(
+        DesignedStage("extract", ("read the vendors", "extract the invoice")),
+        DesignedStage("review-invoice", ("review invoice",)),
+        DesignedStage("duplicate check", ("register the invoice",)),
+        DesignedStage(
+            "three-way match",
+            (
+                "read the purchase order and goods receipts",
+                "match exception",
+                "ask the vendor for a credit note",
+            ),
+        ),
+        DesignedStage("approval", ("approval",)),
+        DesignedStage("payment", ("schedule the payment", "release the payment")),
+        DesignedStage("compensating", ("cancel the payment",)),
+    ),
 )

@@ -1,21 +1,26 @@
 """Order to fulfilment: the input, its policy values, the run and the catalogue entry."""
 
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from workflows.contracts.bots import OrderLine
+from workflows.contracts.departments import Department
 from workflows.contracts.priority import Priority
 from workflows.contracts.processes import (
     COUNTERPARTY_ID,
+    DesignedStage,
     ProcessInput,
+    ProcessPolicy,
     ProcessRun,
     ProcessType,
 )
 from workflows.contracts.roles import Role
 
 
-class OrderPolicy(BaseModel):
+class OrderPolicy(ProcessPolicy):
     """Every threshold and duration of the process; tests set them to seconds."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
@@ -26,6 +31,35 @@ class OrderPolicy(BaseModel):
     approval_expires: timedelta = Field(timedelta(hours=24), description="then it is rejected")
     remind_every: timedelta | None = timedelta(hours=1)
     review_expires: timedelta = timedelta(hours=24)
+
+    def needs_review(self, confidence: float, lines_read: bool) -> bool:
+        """Whether a sales rep checks the lines the AI extracted."""
+        return confidence < self.confidence_threshold or not lines_read
+
+    def approval_reasons(
+        self, amount: float, risk: str, credit_available: float, why_risky: Sequence[str] = ()
+    ) -> list[str]:
+        """Why a sales manager must approve the order; none: it goes straight through."""
+        reasons = []
+        if amount > self.approval_threshold:
+            reasons.append(f"amount {amount:,.2f} is over {self.approval_threshold:,.2f}")
+        if risk == "high":
+            reasons.append(f"risk is high ({', '.join(why_risky) or 'AI'})")
+        if amount > credit_available:
+            reasons.append(f"credit available is {credit_available:,.2f}")
+        return reasons
+
+    def people_needed(self, facts: dict[str, Any]) -> set[str]:
+        needed = set()
+        if "extraction_confidence" in facts and self.needs_review(
+            facts["extraction_confidence"], facts.get("lines_read", True)
+        ):
+            needed.add("review lines")
+        if "amount" in facts and self.approval_reasons(
+            facts["amount"], facts.get("risk", ""), facts.get("credit_available", float("inf"))
+        ):
+            needed.add("approval")
+        return needed
 
 
 class OrderInput(ProcessInput):
@@ -76,4 +110,23 @@ ORDER_FULFILLMENT = ProcessType(
     input_field="order",
     policy_model=OrderPolicy,
     key_prefix="SO",
+    department=Department.SALES,
+    design=(
+        DesignedStage("capture", ("record the interaction in the CRM",)),
+        DesignedStage(
+            "understand", ("read the catalogue", "classify the message", "extract the order lines")
+        ),
+        DesignedStage("review-lines", ("review lines",)),
+        DesignedStage("check", ("check credit", "score the risk")),
+        DesignedStage("approval", ("approval",)),
+        DesignedStage(
+            "fulfilment", ("reserve stock", "schedule production", "book the revenue forecast")
+        ),
+        DesignedStage("confirmation", ("notify the customer", "close the CRM interaction")),
+        # Undoing, then telling the customer why.
+        DesignedStage(
+            "compensating",
+            ("release stock", "cancel production", "revert forecast", "notify the customer"),
+        ),
+    ),
 )

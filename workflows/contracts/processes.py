@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.departments import Department
 from workflows.contracts.priority import Priority
 from workflows.contracts.queues import Queues
 from workflows.contracts.roles import Role
@@ -40,6 +41,23 @@ class Step(BaseModel):
     started_at: datetime
     ended_at: datetime | None = None
     detail: str = ""
+    # What insight's event log records of the step, besides the above.
+    activity: str = Field("", description="the step's kind, without its particulars")
+    stage: str = ""
+    department: str = ""
+    by: str = Field("", description="who or what did it: the bot, the model, the people")
+    outcome: str = ""
+    objects: list[str] = Field(default_factory=list, description='"type:id" it touched')
+    role: str = Field("", description="a human step's role")
+    confidence: float | None = None
+    overridden: bool | None = Field(
+        None, description="an AI answer people reviewed: whether they changed or refused it"
+    )
+    tokens: int = Field(0, description="an AI step's tokens, where a remote model reports them")
+    human_minutes: float = Field(0.0, description="a human step's handling time")
+    due_at: datetime | None = None
+    escalations: int = 0
+    expired: bool = False
 
 
 class OpenTask(BaseModel):
@@ -59,6 +77,13 @@ class ProcessState(BaseModel):
     open_tasks: list[OpenTask] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict, description="the process's own view")
     result: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    requested_by: str = ""
+    priority: Priority = Priority.NORMAL
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what its decision points were decided on (amount, risk, confidences)",
+    )
 
 
 # Customer and vendor ids are searchable (BatonCustomer): ids only, never free text such as an
@@ -91,6 +116,16 @@ class ProcessRun(BaseModel):
     priority: Priority = Priority.NORMAL
 
 
+class ProcessPolicy(BaseModel):
+    """A process type's thresholds and durations (set by BATON_POLICIES). Its decision points
+    are functions of the policy and the facts a run recorded, so the workflow decides by them
+    and insight's what-if replays them under another policy."""
+
+    def people_needed(self, facts: dict[str, Any]) -> set[str]:
+        """The human activities a run with these facts goes to under this policy."""
+        return set()
+
+
 @dataclass(frozen=True)
 class StartContext:
     """What the starter knows besides the input when it starts a process."""
@@ -99,6 +134,17 @@ class StartContext:
     requested_by: str
     queues: Queues
     policy: BaseModel
+
+
+@dataclass(frozen=True)
+class DesignedStage:
+    """A stage of a process's design and the activities it may run, in any order (some
+    optional, some in parallel). A run conforms when each of its steps, in the order they
+    ran, is an activity of the same stage as the step before it or of a later one (an
+    activity may belong to several stages)."""
+
+    name: str
+    activities: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -112,8 +158,10 @@ class ProcessType:
     input_model: type[ProcessInput]
     run_model: type[ProcessRun]
     input_field: str  # the field of the run that holds the input
-    policy_model: type[BaseModel]  # thresholds and durations, set by BATON_POLICIES
+    policy_model: type[ProcessPolicy]  # thresholds and durations, set by BATON_POLICIES
     key_prefix: str  # business keys read like SO-7F3A9C21D0
+    department: Department  # where it starts; steps no one department owns count here
+    design: tuple[DesignedStage, ...]  # its stages as designed, for insight's conformance
 
     def make_run(self, process_input: ProcessInput, context: StartContext) -> ProcessRun:
         return self.run_model.model_validate(

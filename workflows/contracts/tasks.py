@@ -154,6 +154,23 @@ class TaskSpec(BaseModel):
     requester: str | None = None
     four_eyes: bool = True  # the requester may not decide
     approval: ApprovalRule = Field(default_factory=ApprovalRule)
+    effort: timedelta = Field(
+        timedelta(minutes=5), description="a person's standard handling time per decision"
+    )
+
+    def owner(self) -> Role | None:
+        """The role whose work the task is, first: its department's in insight."""
+        roles = self.candidate_roles or [role for level in self.approval.levels for role in level]
+        return roles[0] if roles else None
+
+    def first_due(self) -> timedelta | None:
+        """When, from its creation, the task is due before anything escalates or expires it:
+        what insight counts as its SLA."""
+        if self.due_in is not None:
+            return self.due_in
+        if self.escalation:
+            return self.escalation[0].after
+        return self.expire_after
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":

@@ -38,8 +38,9 @@ from temporalio.exceptions import (
 )
 
 from workflows.contracts import search_attributes as search
-from workflows.contracts.ai import AIResult
-from workflows.contracts.bots import Refusal
+from workflows.contracts.ai import AIResult, ai_department
+from workflows.contracts.bots import Refusal, bot_department
+from workflows.contracts.insight import InsightActivity
 from workflows.contracts.processes import (
     STATE_QUERY,
     ProcessInput,
@@ -47,9 +48,10 @@ from workflows.contracts.processes import (
     ProcessState,
     ProcessStatus,
     ProcessType,
+    Step,
 )
 from workflows.contracts.tasks import ActorKind, LedgerEntry, TaskResult, TaskSpec
-from workflows.steps.calls import AI_TIMEOUT, BOT_TIMEOUT, R, call
+from workflows.steps.calls import AI_TIMEOUT, BOT_TIMEOUT, R, call, inbox_call
 from workflows.steps.ledger import record_decision
 from workflows.steps.saga import Saga
 from workflows.steps.tracker import Tracker
@@ -72,6 +74,7 @@ def process(ptype: ProcessType) -> Callable[[P], P]:
 
 
 REFUSALS_REJECT = "refusals-reject"  # the patch after which a system's refusal rejects
+INSIGHT_LOG = "insight-log"  # the patch after which a run writes insight's event log
 
 
 class Rejected(Exception):
@@ -115,7 +118,14 @@ class Process(Generic[RunT]):
             process_type=self.process_type.name,
             business_key=run.business_key,
         )
-        self.tracker = Tracker(self.state)
+        self.state.started_at = workflow.info().start_time
+        self.state.requested_by, self.state.priority = run.requested_by, run.priority
+        self.tracker = Tracker(
+            self.state,
+            department=self.process_type.department.value,
+            objects=self.objects,
+            before_waiting=self.record,
+        )
         self.saga = Saga()
         # Every step at the run's priority (set again explicitly: runs started before the
         # start carried one have none to inherit).
@@ -126,6 +136,10 @@ class Process(Generic[RunT]):
     def view(self) -> dict[str, Any]:
         """The process's own data (its order, its invoice), shown in its live state."""
         return {}
+
+    def objects(self) -> list[str]:
+        """The business objects its steps touch so far, as "type:id" (insight's object log)."""
+        return []
 
     async def on_rejected(self, rejected: Rejected) -> None:
         """Runs after compensation when the process is rejected, e.g. to tell the customer."""
@@ -156,21 +170,26 @@ class Process(Generic[RunT]):
             ]
         )
         try:
-            yield
-        except Rejected as rejected:
-            await self._rejected(rejected)
-        except asyncio.CancelledError:
-            await self._cancelled()
-            raise
-        except (ActivityError, ChildWorkflowError) as failure:
-            if is_cancelled_exception(failure):  # a step or task cut short by the cancel
+            try:
+                yield
+            except Rejected as rejected:
+                await self._rejected(rejected)
+            except asyncio.CancelledError:
                 await self._cancelled()
-                raise asyncio.CancelledError from failure
-            refused = _refusal(failure)
-            if refused is None or not workflow.patched(REFUSALS_REJECT):
-                await self._failed(failure)
-            else:
-                await self._rejected(refused)
+                raise
+            except (ActivityError, ChildWorkflowError) as failure:
+                if is_cancelled_exception(failure):  # a step or task cut short by the cancel
+                    await self._cancelled()
+                    raise asyncio.CancelledError from failure
+                refused = _refusal(failure)
+                if refused is None or not workflow.patched(REFUSALS_REJECT):
+                    await self._failed(failure)
+                else:
+                    await self._rejected(refused)
+        except (Exception, asyncio.CancelledError):  # failed or cancelled: recorded as such
+            await self.record()
+            raise
+        await self.record()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     def complete(self, result: dict[str, Any]) -> None:
@@ -214,6 +233,21 @@ class Process(Generic[RunT]):
         self.state.reason = "cancelled on request"
         self.tracker.stage("cancelled", ProcessStatus.CANCELLED)
 
+    async def record(self) -> None:
+        """Writes the run as it stands to insight's event log: before the process waits on
+        people or a date, and when it ends. Runs from before the patch write nothing (the
+        rebuild reads them from their histories)."""
+        if not workflow.patched(INSIGHT_LOG):
+            return
+        state = self.live_state()
+        await inbox_call(
+            InsightActivity.RECORD_RUN,
+            state,
+            bool,
+            queues=self.run_input.queues,
+            summary=f"insight: {len(state.steps)} steps, {state.status.value}",
+        )
+
     # -- steps ----------------------------------------------------------------------------------
 
     async def bot(self, name: str, request: BaseModel, result: type[R], summary: str) -> R:
@@ -223,18 +257,41 @@ class Process(Generic[RunT]):
         )
 
     async def bot_step(
-        self, step: str, name: str, request: BaseModel, result: type[R], summary: str
+        self,
+        step: str,
+        name: str,
+        request: BaseModel,
+        result: type[R],
+        summary: str,
+        *,
+        activity: str = "",
     ) -> R:
-        """A bot call that is a step of the process, tracked in its live state."""
+        """A bot call that is a step of the process, tracked in its live state. `activity`
+        names the step's kind where its name has particulars ("schedule production")."""
         return await self.tracker.step(
-            step, ActorKind.BOT, lambda: self.bot(name, request, result, summary)
+            step,
+            ActorKind.BOT,
+            lambda: self.bot(name, request, result, summary),
+            activity=activity,
+            department=bot_department(name),
+            by=name,
         )
 
     def undo_by_bot(
-        self, undo: str, name: str, request: BaseModel, result: type[BaseModel], summary: str
+        self,
+        undo: str,
+        name: str,
+        request: BaseModel,
+        result: type[BaseModel],
+        summary: str,
+        *,
+        activity: str = "",
     ) -> None:
-        """Registers the bot call that undoes a step, should the process be compensated."""
-        self.saga.on_undo(undo, lambda: self.bot(name, request, result, summary))
+        """Registers the bot call that undoes a step, should the process be compensated; the
+        undo is a step too."""
+        self.saga.on_undo(
+            undo, lambda: self.bot_step(undo, name, request, result, summary, activity=activity)
+        )
 
     async def ai_step(
         self,
@@ -248,14 +305,22 @@ class Process(Generic[RunT]):
     ) -> AIR:
         """An AI call that is a step; its answer goes to the ledger as `(entry, outcome)` say:
         what decided, what it said and how sure it was."""
+        entry, outcome = ledger
+
+        def describe(answer: AIR, done: Step) -> None:
+            done.by, done.outcome = answer.model, outcome(answer)
+            done.confidence = answer.confidence
+            done.tokens = answer.metrics.prompt_tokens + answer.metrics.completion_tokens
+
         answer = await self.tracker.step(
             step,
             ActorKind.AI,
             lambda: self._call(
                 name, request, result, summary, self.run_input.queues.ai, AI_TIMEOUT
             ),
+            department=ai_department(name),
+            describe=describe,
         )
-        entry, outcome = ledger
         await self.ledger(
             entry,
             ActorKind.AI,

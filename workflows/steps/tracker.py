@@ -5,11 +5,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.contracts import search_attributes as search
 from workflows.contracts.priority import Priority
 from workflows.contracts.processes import OpenTask, ProcessState, ProcessStatus, Step, StepStatus
 from workflows.contracts.queues import Queues
+from workflows.contracts.roles import ROLE_DEPARTMENTS
 from workflows.contracts.tasks import ActorKind, TaskResult, TaskSpec, task_id_for
 from workflows.steps.human_task import human_task
 
@@ -17,8 +19,18 @@ T = TypeVar("T")
 
 
 class Tracker:
-    def __init__(self, state: ProcessState) -> None:
+    def __init__(
+        self,
+        state: ProcessState,
+        *,
+        department: str = "",
+        objects: Callable[[], list[str]] = list,
+        before_waiting: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.state = state
+        self.department = department  # of steps no department of their own owns
+        self.objects = objects  # the business objects a step touches, as it ends
+        self.before_waiting = before_waiting  # e.g. writes the event log before a long wait
 
     def stage(
         self, stage: str, status: ProcessStatus = ProcessStatus.RUNNING, waiting_on: str = ""
@@ -36,7 +48,16 @@ class Tracker:
         )
 
     async def step(
-        self, name: str, actor: ActorKind, run: Callable[[], Awaitable[T]], detail: str = ""
+        self,
+        name: str,
+        actor: ActorKind,
+        run: Callable[[], Awaitable[T]],
+        detail: str = "",
+        *,
+        activity: str = "",
+        department: str = "",
+        by: str = "",
+        describe: Callable[[T, Step], None] | None = None,
     ) -> T:
         """Runs one step, recording when it started and ended and how it went.
 
@@ -47,16 +68,29 @@ class Tracker:
         outside the workflow's event loop, where any workflow call raises and Python prints an
         "Exception ignored" traceback at every worker shutdown.
         """
-        step = Step(name=name, actor=actor, started_at=workflow.now(), detail=detail)
+        step = Step(
+            name=name,
+            actor=actor,
+            started_at=workflow.now(),
+            detail=detail,
+            activity=activity or name,
+            stage=self.state.stage,
+            department=department or self.department,
+            by=by,
+        )
         self.state.steps.append(step)
         try:
             result = await run()
-        except (Exception, asyncio.CancelledError):
-            step.status = StepStatus.FAILED
+        except (Exception, asyncio.CancelledError) as exc:
+            step.status, step.outcome = StepStatus.FAILED, _failure(exc)
             if workflow.in_workflow():  # a cancelled coroutine may be closed outside the loop
                 step.ended_at = workflow.now()
+                step.objects = self.objects()
             raise
         step.status, step.ended_at = StepStatus.COMPLETED, workflow.now()
+        step.outcome, step.objects = "done", self.objects()
+        if describe is not None:
+            describe(result, step)
         return result
 
     def skipped(self, name: str, actor: ActorKind, detail: str) -> None:
@@ -69,8 +103,19 @@ class Tracker:
                 started_at=now,
                 ended_at=now,
                 detail=detail,
+                activity=name,
+                stage=self.state.stage,
+                department=self.department,
             )
         )
+
+    def reviewed(self, activity: str, changed: bool) -> None:
+        """People reviewed the last answer of an AI step: whether they changed or refused it
+        (insight's rework and override rate)."""
+        for step in reversed(self.state.steps):
+            if step.activity == activity and step.actor is ActorKind.AI:
+                step.overridden = changed
+                return
 
     async def task(
         self,
@@ -91,13 +136,44 @@ class Tracker:
             )
         )
         self.stage(spec.name, ProcessStatus.WAITING, waiting_on)
+
+        async def wait_for_people() -> TaskResult:
+            if self.before_waiting is not None:
+                await self.before_waiting()  # the open task is in the log while people decide
+            return await human_task(
+                spec, process_type=process_type, queues=queues, priority=priority
+            )
+
+        role = spec.owner()
         try:
             return await self.step(
                 spec.title,
                 ActorKind.HUMAN,
-                lambda: human_task(
-                    spec, process_type=process_type, queues=queues, priority=priority
-                ),
+                wait_for_people,
+                activity=spec.name.replace("-", " "),
+                department=ROLE_DEPARTMENTS.get(role, "") if role else "",
+                describe=lambda result, step: _describe_task(spec, result, step),
             )
         finally:
             self.state.open_tasks = [t for t in self.state.open_tasks if t.task_id != task_id]
+
+
+def _describe_task(spec: TaskSpec, result: TaskResult, step: Step) -> None:
+    """What the event log records of a closed task: who decided what, how late, at what
+    handling time (the spec's standard effort per decision)."""
+    role = spec.owner()
+    step.by = ", ".join(result.decided_by) or ("nobody: expired" if result.expired else "")
+    step.outcome, step.role = result.outcome, role.value if role else ""
+    step.escalations, step.expired = result.escalation_level, result.expired
+    step.human_minutes = spec.effort.total_seconds() / 60 * len(result.decisions)
+    first_due = spec.first_due()
+    step.due_at = step.started_at + first_due if first_due is not None else None
+    step.objects = [*step.objects, f"task:{result.task_id}"]
+
+
+def _failure(exc: BaseException) -> str:
+    """A failed step's outcome: the business system's error code where it gave one."""
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError) and cause.type:
+        return cause.type
+    return "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
