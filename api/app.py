@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from api.errors import REQUEST_ID, install_error_handlers
 from api.limits import BodyLimit, RateLimiter
-from api.routers import health, me, processes, robot_jobs, tasks
+from api.routers import health, insight, me, processes, robot_jobs, tasks
 from api.temporal import Temporal
 from core.db import make_engine, prepare_database
 from core.settings import Settings, get_settings
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(robot_jobs.router)
     app.include_router(tasks.router)
     app.include_router(processes.router)
+    app.include_router(insight.router)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from baton import insight_cli
 from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from workflows.contracts.queues import TaskQueue
@@ -19,6 +20,7 @@ tasks = typer.Typer(help="Act on human tasks as an operator, signed like the API
 app.add_typer(tasks, name="tasks")
 ledger = typer.Typer(help="The decision ledger: who or what decided, and proof it is unchanged.")
 app.add_typer(ledger, name="ledger")
+app.add_typer(insight_cli.app, name="insight")
 
 
 def _settings() -> Settings:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contracts.catalogue import PROCESS_TYPES
@@ -21,6 +21,30 @@ class Environment(StrEnum):
 class AIProvider(StrEnum):
     LOCAL = "local"
     OPENAI = "openai"
+
+
+class UnitCosts(BaseModel):
+    """What insight charges a process for each kind of work, in one currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bot_call: float = Field(0.05, ge=0, description="one call of a bot (robot licence, API fee)")
+    ai_call: float = Field(0.01, ge=0, description="one AI call (local model: compute)")
+    ai_1k_tokens: float = Field(0.002, ge=0, description="a thousand tokens of a remote model")
+    hourly: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sales_rep": 45.0,
+            "sales_manager": 75.0,
+            "finance_controller": 85.0,
+            "ap_clerk": 40.0,
+            "admin": 90.0,
+        },
+        description="an hour of each role",
+    )
+    default_hourly: float = Field(60.0, ge=0, description="an hour of a role not listed")
+
+    def of_role(self, role: str) -> float:
+        return self.hourly.get(role, self.default_hourly)
 
 
 class Settings(BaseSettings):
@@ -133,6 +157,21 @@ class Settings(BaseSettings):
     )
     database_max_overflow: int = Field(
         30, ge=0, description="Connections beyond the pool at peaks (the API runs 40 threads)."
+    )
+
+    insight_costs: UnitCosts = Field(
+        default_factory=UnitCosts,
+        description='JSON: unit costs, e.g. {"bot_call": 0.1, "hourly": {"ap_clerk": 38}}.',
+    )
+    insight_candidate_share: float = Field(
+        0.95,
+        gt=0.5,
+        le=1,
+        description="A human step whose outcome is the same at least this often is a candidate "
+        "for automation.",
+    )
+    insight_candidate_min_cases: int = Field(
+        20, ge=1, description="Decisions a human step needs before it can be a candidate."
     )
 
     ai_provider: AIProvider = AIProvider.LOCAL

@@ -16,6 +16,7 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("carol", Role.FINANCE_CONTROLLER, "dev-carol"),
     ("dave", Role.AP_CLERK, "dev-dave"),
     ("erin", Role.ADMIN, "dev-erin"),
+    ("frank", Role.ANALYST, "dev-frank"),
 )
 
 

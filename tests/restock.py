@@ -38,6 +38,7 @@ class RestockInput(ProcessInput):
 
 class RestockPolicy(ProcessPolicy):
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
+    decision_points = ("approval",)
 
     approval_expires: timedelta = timedelta(hours=8)
 

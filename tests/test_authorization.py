@@ -238,6 +238,23 @@ async def test_every_user_gets_exactly_what_the_table_grants(stack: Stack) -> No
         case("GET /v1/robot-jobs", robots, nothing, get("/v1/robot-jobs", pool="p"), 200),
         case("GET /v1/robot-jobs/{job_id}", robots, nothing, get(job), 404),
     ]
+    insight = Action.READ_INSIGHT
+    cases += [
+        case("GET /v1/insight/kpis", insight, nothing, get("/v1/insight/kpis"), 200),
+        case(
+            "GET /v1/insight/map", insight, nothing, get("/v1/insight/map", process_type=ORDER), 200
+        ),
+        case(
+            "GET /v1/insight/export", insight, nothing, get("/v1/insight/export", format="csv"), 200
+        ),
+        case(
+            "POST /v1/insight/what-if",
+            insight,
+            nothing,
+            post("/v1/insight/what-if", {"process_type": ORDER, "policy": {}}),
+            200,
+        ),
+    ]
     cases += [
         case(
             f"POST /v1/robot-jobs/{{job_id}}/{verb}",

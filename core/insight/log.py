@@ -248,9 +248,12 @@ def cases_in(session: Session, window: Window) -> list[InsightCase]:
     return list(session.exec(query).all())
 
 
-def clear(engine: Engine) -> None:
-    """Empties the log (before a rebuild)."""
+def clear(engine: Engine, process_ids: list[str] | None = None) -> None:
+    """Empties the log, or removes these processes' rows (before a rebuild)."""
     with Session(engine) as session:
-        session.exec(delete(InsightEvent))
-        session.exec(delete(InsightCase))
+        for table in (InsightEvent, InsightCase):
+            removal = delete(table)
+            if process_ids is not None:
+                removal = removal.where(col(table.process_id).in_(process_ids))
+            session.exec(removal)
         session.commit()

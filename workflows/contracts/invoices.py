@@ -23,6 +23,7 @@ class InvoicePolicy(ProcessPolicy):
     """Every limit, tolerance and duration of accounts payable; tests set them to seconds."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
+    decision_points = ("review invoice", "approval")
 
     confidence_threshold: float = Field(0.8, ge=0, le=1, description="AI below it asks a clerk")
     price_tolerance_pct: float = Field(2.0, ge=0, description="unit price may differ by this %")

@@ -24,6 +24,7 @@ class OrderPolicy(ProcessPolicy):
     """Every threshold and duration of the process; tests set them to seconds."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error
+    decision_points = ("review lines", "approval")
 
     approval_threshold: float = Field(10_000, ge=0, description="orders above it need approval")
     confidence_threshold: float = Field(0.75, ge=0, le=1, description="AI below it asks a rep")

@@ -124,7 +124,12 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.READ_INSIGHT: Rule(
         "read insight (KPIs, map, exports)",
         (Role.ANALYST, Role.ADMIN),
-        endpoints=("* /v1/insight/*",),
+        endpoints=(
+            "GET /v1/insight/kpis",
+            "GET /v1/insight/map",
+            "GET /v1/insight/export",
+            "POST /v1/insight/what-if",
+        ),
     ),
     Action.MANAGE_USERS: Rule("manage users and keys", _ADMIN, endpoints=("* /v1/users*",)),
     Action.MANAGE_SCHEDULES: Rule("manage schedules", _ADMIN, endpoints=("* /v1/schedules*",)),

@@ -4,7 +4,7 @@ catalogue entry (the one place that names its workflow type, policy and roles)."
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -121,8 +121,11 @@ class ProcessPolicy(BaseModel):
     are functions of the policy and the facts a run recorded, so the workflow decides by them
     and insight's what-if replays them under another policy."""
 
+    # The human activities whose need the policy decides (e.g. "approval").
+    decision_points: ClassVar[tuple[str, ...]] = ()
+
     def people_needed(self, facts: dict[str, Any]) -> set[str]:
-        """The human activities a run with these facts goes to under this policy."""
+        """The decision points a run with these facts goes to people at, under this policy."""
         return set()
 
 

@@ -1,0 +1,81 @@
+"""`baton insight rebuild`: the event log again, from Temporal's histories.
+
+Every process run's final state is in its history: a completed or rejected run returned it
+(the completion event's result); a failed, cancelled or running one answers the state query,
+which a worker computes by replaying the history. The rows come from that state through the
+same mapping the runs use when they write the log (`rows_of`), so a rebuilt log equals the one
+the runs wrote. The ledger's entries need no separate reading: each was written by an activity
+whose input is in the same history, and the state carries what insight uses of them.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+)
+from temporalio.service import RPCError
+
+from core.db import session_scope
+from core.insight.log import clear, write_run
+from workflows.contracts import search_attributes as search
+from workflows.contracts.catalogue import PROCESS_TYPES
+from workflows.contracts.processes import STATE_QUERY, ProcessState
+
+CONCURRENCY = 16  # histories read at once
+
+
+@dataclass
+class Rebuilt:
+    processes: int = 0
+    steps: int = 0
+    unread: dict[str, str] = field(default_factory=dict)  # process id -> why
+
+
+async def state_of(
+    client: Client, process_id: str, status: WorkflowExecutionStatus | None
+) -> ProcessState:
+    handle = client.get_workflow_handle(process_id, result_type=ProcessState)
+    state: ProcessState
+    if status is WorkflowExecutionStatus.COMPLETED:
+        state = await handle.result()
+    else:
+        state = await handle.query(STATE_QUERY, result_type=ProcessState)
+    return state
+
+
+async def rebuild(client: Client, engine: Engine, *, where: str = "") -> Rebuilt:
+    """Empties the log and writes it again for every process run Temporal lists (narrowed by
+    `where`, a visibility query such as `StartTime > "2026-11-01T00:00:00Z"`). A run whose
+    state cannot be read (no worker answers its query) is reported, not guessed."""
+    types = ", ".join(f'"{name}"' for name in PROCESS_TYPES)
+    query = f"{search.PROCESS_TYPE.name} IN ({types})" + (f" AND ({where})" if where else "")
+    runs = [(run.id, run.status) async for run in client.list_workflows(query)]
+    await asyncio.to_thread(
+        clear, engine, [process_id for process_id, _ in runs] if where else None
+    )
+    done = Rebuilt()
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(process_id: str, status: WorkflowExecutionStatus | None) -> None:
+        async with gate:
+            try:
+                state = await state_of(client, process_id, status)
+            except (RPCError, WorkflowFailureError, WorkflowQueryFailedError) as exc:
+                done.unread[process_id] = str(exc)
+                return
+        await asyncio.to_thread(_write, engine, state)
+        done.processes += 1
+        done.steps += len(state.steps)
+
+    await asyncio.gather(*(one(pid, status) for pid, status in runs))
+    return done
+
+
+def _write(engine: Engine, state: ProcessState) -> None:
+    with session_scope(engine) as session:
+        write_run(session, state)
