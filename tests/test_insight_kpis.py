@@ -108,8 +108,11 @@ RUNS = [
         ORDER,
         DONE,
         10,
-        [ai(at(10), "m1", 0.95), human(at(10, 5), "approval", "sales_manager", 600, "approve")]
-        + bots(at(20, 10), 6),
+        [
+            ai(at(10), "m1", 0.95),
+            human(at(10, 5), "approval", "sales_manager", 600, "approve"),
+            *bots(at(20, 10), 6),
+        ],
     ),
     # Escalated, then approved after its due time: an SLA breach.
     run(
@@ -117,8 +120,10 @@ RUNS = [
         ORDER,
         DONE,
         30,
-        [human(at(30), "approval", "sales_manager", 5000, "approve", escalations=1)]
-        + bots(at(120), 6),
+        [
+            human(at(30), "approval", "sales_manager", 5000, "approve", escalations=1),
+            *bots(at(120), 6),
+        ],
     ),
     # The AI was unsure; the rep corrected it; then the manager rejected the order.
     run(
