@@ -18,20 +18,23 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+
+# Run as a file (python bench/inbox_scale.py), the repository root is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app
+from bench.stack import fresh_database
 from core.db import make_engine, prepare_database, session_scope
 from core.inbox import NO_DUE_TIME, TaskCandidate, audience_of
 from core.inbox import HumanTask as Task
@@ -41,9 +44,6 @@ from workflows.contracts.priority import Priority
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import TaskForm
 
-POSTGRES_URL = os.environ.get(
-    "BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CHUNK = 20_000
 PAGE = 50
 NOW = datetime.now(UTC)
@@ -142,24 +142,6 @@ def fill(engine: Engine, n: int) -> float:
     for index in indexes:
         index.create(engine)
     return time.perf_counter() - began
-
-
-@contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """A new, empty database for the run; a PostgreSQL one is dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'inbox.db'}"
-        return
-    name = f"baton_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(url: str, settings: Settings, n: int) -> None:

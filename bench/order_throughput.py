@@ -4,7 +4,8 @@ against bare workflows of trivial activities; then the round trip of a person's 
 Starts `baton dev` (Temporal dev server on a WAL SQLite file, sandbox, workers, API) on free
 ports in a temporary directory (bench/stack.py), then, all on that one server:
 1. N auto-approved structured orders through Baton's HTTP API, C in flight (start, then wait
-   for the run's result);
+   for the run's result); and N started with the Temporal client (core/processes.py), with
+   insight's event log on and off (BATON_INSIGHT_LOG): what recording the log costs;
 2. N of the same orders hand-written on bare `temporalio` (bench/handwritten.py: the same
    sandbox calls, bodies and idempotency keys, no Baton code), started with the client and run
    by a worker in this process, C in flight;
@@ -14,8 +15,8 @@ ports in a temporary directory (bench/stack.py), then, all on that one server:
 5. `--decisions` orders that need a sales manager's approval, started in a batch; once each is in
    the manager's inbox, one decision at a time: the time until POST .../decision answers 200
    with the verdict, and until GET /v1/processes/{id} shows the next stage.
-Prints orders/s, p50/p99 latency, the ratios (target: Baton >= 0.9 x hand-written), the events
-per order, and the decision round trips' p50/p99.
+Prints orders/s, p50/p99 latency, the ratios (targets: Baton >= 0.9 x hand-written; the log
+costs at most 5%), the events per order, and the decision round trips' p50/p99.
 
     .venv/bin/python bench/order_throughput.py [--orders 100] [--concurrency 20]
         [--decisions 200] [--rounds 2] [--activity-slots 12]
@@ -23,6 +24,7 @@ per order, and the decision round trips' p50/p99.
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -48,6 +50,7 @@ from bench.stack import (
     ALICE,
     APPROVAL_STAGE,
     AUTO_APPROVED,
+    BENCH_POLICIES,
     BOB,
     NEEDS_APPROVAL,
     DevStack,
@@ -58,8 +61,10 @@ from bench.stack import (
     running_stack,
     user,
 )
+from core.processes import start_process
 from core.settings import Environment, Settings
 from core.temporal import connect
+from workflows.contracts.orders import ORDER_FULFILLMENT, OrderInput
 
 ORDERS = "/v1/processes/order-fulfillment"
 APPROVAL_THRESHOLD = 5.0  # bench/stack.py's BENCH_POLICIES
@@ -120,6 +125,24 @@ def baton_order(
         answered, process_id = time.time(), response.json()["process_id"]
         await client.get_workflow_handle(process_id).result()
         seen[process_id] = (sent, answered, time.time())
+
+    return one
+
+
+def client_order(
+    client: Client, settings: Settings, seen: dict[str, tuple[float, float, float]]
+) -> Callable[[int], Awaitable[None]]:
+    """An order started with the Temporal client as the API starts one, under `settings` (its
+    insight_log on or off), waited for by its run's result."""
+
+    async def one(_: int) -> None:
+        sent = time.time()
+        started = await start_process(
+            client, settings, ORDER_FULFILLMENT, OrderInput(**AUTO_APPROVED), "alice"
+        )
+        answered = time.time()
+        await client.get_workflow_handle(started.process_id).result()
+        seen[started.process_id] = (sent, answered, time.time())
 
     return one
 
@@ -346,8 +369,8 @@ def report(runs: Runs, steps: int) -> str:
     )
 
 
-def baton_client_settings(stack: DevStack) -> Settings:
-    """The stack's own converter: its dev codec key, made in its data directory."""
+def baton_client_settings(stack: DevStack, insight_log: bool = True) -> Settings:
+    """The stack's own converter (its dev codec key, made in its data directory) and policies."""
     return Settings(
         _env_file=None,
         env=Environment.DEV,
@@ -355,6 +378,8 @@ def baton_client_settings(stack: DevStack) -> Settings:
         temporal_address=stack.env["BATON_TEMPORAL_ADDRESS"],
         codec_keys={},
         codec_key_id="",
+        policies=json.loads(BENCH_POLICIES),
+        insight_log=insight_log,
     )
 
 
@@ -385,10 +410,14 @@ async def measure(stack: DevStack, args: argparse.Namespace) -> list[str]:
         await batch(Runs("warm-up"), 4, 2, hand_one, stack)
         steps = activity_steps(await profile_of(baton_client, baton, 1))
         bare = Runs("bare trivial")
+        logged, unlogged = Runs("client, log"), Runs("client, no log")
+        with_log, without_log = (baton_client_settings(stack, on) for on in (True, False))
         contenders = [
             (baton, baton_one),
             (hand, hand_one),
             (bare, bare_workflow(plain, bare_queue, steps)),
+            (logged, client_order(baton_client, with_log, logged.seen)),
+            (unlogged, client_order(baton_client, without_log, unlogged.seen)),
         ]
         await batch(Runs("warm-up"), 4, 2, contenders[2][1], stack)
         per_round = [n // args.rounds + (i < n % args.rounds) for i in range(args.rounds)]
@@ -413,6 +442,10 @@ async def measure(stack: DevStack, args: argparse.Namespace) -> list[str]:
         )
         out.append(
             f"ratio  Baton / bare trivial, steps/s = {baton.per_second / bare.per_second:.2f}"
+        )
+        out.append(
+            f"ratio  with / without insight's log, orders/s = "
+            f"{logged.per_second / unlogged.per_second:.2f}  (target >= 0.95)"
         )
         out += profile_table(baton_profile, hand_profile)
         out += cpu_table([runs for runs, _ in contenders])
@@ -444,7 +477,7 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=100, help="orders of each contender")
     parser.add_argument("--concurrency", type=int, default=20, help="runs in flight")
     parser.add_argument("--decisions", type=int, default=200, help="decision round trips")
-    parser.add_argument("--rounds", type=int, default=2, help="turns of the three contenders")
+    parser.add_argument("--rounds", type=int, default=2, help="turns of the contenders")
     parser.add_argument("--profile", type=int, default=20, help="histories profiled of each")
     parser.add_argument(
         "--activity-slots",

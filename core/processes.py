@@ -57,6 +57,7 @@ async def start_process(
         requested_by=requested_by,
         queues=Queues.prefixed(settings.task_queue_prefix),
         policy=settings.policy_for(ptype),
+        insight_log=settings.insight_log,
     )
     try:
         await client.start_workflow(

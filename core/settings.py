@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         30, ge=0, description="Connections beyond the pool at peaks (the API runs 40 threads)."
     )
 
+    insight_log: bool = Field(
+        True,
+        description="Processes write insight's event log as they run; off, insight knows only "
+        "what `baton insight rebuild` reads from the histories.",
+    )
     insight_costs: UnitCosts = Field(
         default_factory=UnitCosts,
         description='JSON: unit costs, e.g. {"bot_call": 0.1, "hourly": {"ap_clerk": 38}}.',

@@ -114,6 +114,7 @@ class ProcessRun(BaseModel):
     requested_by: str
     queues: Queues = Field(default_factory=Queues)
     priority: Priority = Priority.NORMAL
+    insight_log: bool = True  # whether the run writes insight's event log as it goes
 
 
 class ProcessPolicy(BaseModel):
@@ -137,6 +138,7 @@ class StartContext:
     requested_by: str
     queues: Queues
     policy: BaseModel
+    insight_log: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class ProcessType:
                 "queues": context.queues,
                 "policy": context.policy,
                 "priority": process_input.urgency(),
+                "insight_log": context.insight_log,
             }
         )
 

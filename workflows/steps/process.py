@@ -237,7 +237,7 @@ class Process(Generic[RunT]):
         """Writes the run as it stands to insight's event log: before the process waits on
         people or a date, and when it ends. Runs from before the patch write nothing (the
         rebuild reads them from their histories)."""
-        if not workflow.patched(INSIGHT_LOG):
+        if not self.run_input.insight_log or not workflow.patched(INSIGHT_LOG):
             return
         state = self.live_state()
         await inbox_call(
