@@ -17,7 +17,8 @@ from core.db import create_tables, make_engine, session_scope
 from core.insight.exports import ExportFormat, export
 from core.insight.kpis import Costs, Figures, KpiReport, kpis
 from core.insight.log import Window
-from core.insight.process_map import human_duration, map_for, render_svg
+from core.insight.map_svg import render_svg
+from core.insight.process_map import human_duration, map_for
 from core.insight.what_if import Side, what_if
 from core.logging import setup_logging
 from core.settings import Settings, get_settings

@@ -14,15 +14,14 @@ from sqlmodel import Session
 
 from core.db import create_tables, make_engine
 from core.insight.log import InsightCase, InsightEvent, Window
+from core.insight.map_svg import UNDESIGNED_COLOUR, render_svg
 from core.insight.process_map import (
     START,
-    UNDESIGNED_COLOUR,
     ProcessMap,
     build_map,
     end_node,
     human_duration,
     map_for,
-    render_svg,
 )
 from workflows.contracts.invoices import INVOICE_PROCESSING
 from workflows.contracts.orders import ORDER_FULFILLMENT

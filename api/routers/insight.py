@@ -18,7 +18,8 @@ from api.errors import ApiError, field_error, responses
 from core.insight.exports import ExportFormat, export
 from core.insight.kpis import KpiReport, kpis
 from core.insight.log import Window
-from core.insight.process_map import ProcessMap, map_for, render_svg
+from core.insight.map_svg import render_svg
+from core.insight.process_map import ProcessMap, map_for
 from core.insight.what_if import WhatIf, what_if
 from core.settings import Settings
 from core.users import User
