@@ -4,12 +4,13 @@ Every figure comes from the event log the runs write as they go (see core/insigh
 reads a window of it: the processes that started in [since, until), of one type or all.
 """
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 from sqlmodel import Session
 
 from api.authz import allowed
@@ -32,8 +33,19 @@ router = APIRouter(
 )
 
 Analyst = Annotated[User, Depends(allowed(Action.READ_INSIGHT))]
-Since = Annotated[AwareDatetime | None, Query(description="processes started at or after")]
-Until = Annotated[AwareDatetime | None, Query(description="processes started before")]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
+
+
+def _iso(value: object) -> object:
+    """Only an ISO 8601 date and time: a number would pass as seconds since 1970."""
+    if not (isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value))):
+        raise ValueError("expected an ISO 8601 date and time with its zone, e.g. 2026-11-01T00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso)]
+Since = Annotated[Moment | None, Query(description="processes started at or after")]
+Until = Annotated[Moment | None, Query(description="processes started before")]
 
 
 def _process_type(name: str | None, field: str) -> ProcessType | None:
@@ -132,8 +144,8 @@ class WhatIfRequest(BaseModel):
         description="policy values that differ from the current ones, e.g. "
         '{"approval_threshold": 5000}'
     )
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
 
 
 @router.post("/what-if", response_model=WhatIf)
