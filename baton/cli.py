@@ -368,6 +368,41 @@ def tasks_decide(
     raise typer.Exit(0 if asyncio.run(main()) else 1)
 
 
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(help="Business days the month holds.")] = 30,
+    orders: Annotated[int, typer.Option(help="Orders that arrive in them.")] = 600,
+    invoices: Annotated[int, typer.Option(help="Invoices that arrive in them.")] = 300,
+    seed: Annotated[int, typer.Option(help="The same seed, the same month.")] = 7,
+    minutes: Annotated[
+        float, typer.Option(help="Wall-clock minutes the month is compressed into.")
+    ] = 10.0,
+    fault_rate: Annotated[
+        float, typer.Option(help="Share of the sandbox's answers that fail (503) meanwhile.")
+    ] = 0.02,
+) -> None:
+    """Drive a month of business through the running stack (`make run`): orders and invoices
+    of every kind, simulated people who decide after realistic delays, faults at a small rate;
+    every duration compressed so it runs in minutes. Then `baton insight` has figures."""
+    from baton.simulate import Plan, StackNotRunning, run
+
+    try:
+        plan = Plan(
+            days=days,
+            orders=orders,
+            invoices=invoices,
+            seed=seed,
+            minutes=minutes,
+            fault_rate=fault_rate,
+        )
+        report = run(plan, _settings())
+    except (StackNotRunning, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.summary())
+    raise typer.Exit(1 if report.timed_out or report.start_errors else 0)
+
+
 @ledger.command("verify")
 def ledger_verify(
     process: Annotated[

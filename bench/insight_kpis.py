@@ -37,7 +37,13 @@ from workflows.contracts.tasks import ActorKind
 
 NOW = datetime.now(UTC)
 CHUNK = 2_000
-ORDER_BOTS = ("erp.get_catalogue", "finance.get_customer_credit", "erp.reserve_stock")
+# An order's bot steps after its approval (if any), as Baton's order runs them.
+FULFIL = (
+    "reserve stock",
+    "book the revenue forecast",
+    "notify the customer",
+    "close the CRM interaction",
+)
 
 
 def _step(
@@ -88,6 +94,10 @@ def order(rng: random.Random, number: int) -> ProcessState:
                     human_minutes=5.0,
                 )
             )
+    steps.append(_step(rng, at, "check credit", ActorKind.BOT, rng.uniform(0.05, 0.5), by="fin"))
+    steps.append(
+        _step(rng, at, "score the risk", ActorKind.AI, 0.05, by="local-risk", confidence=0.9)
+    )
     amount = rng.lognormvariate(8.5, 1.0)
     if amount > 10_000:
         wait = rng.lognormvariate(8, 1)
@@ -105,7 +115,7 @@ def order(rng: random.Random, number: int) -> ProcessState:
                 due_at=at + timedelta(hours=4),
             )
         )
-    for activity in ORDER_BOTS[1:]:
+    for activity in FULFIL:
         steps.append(_step(rng, at, activity, ActorKind.BOT, rng.uniform(0.05, 0.5), by=activity))
     ended = max(step.ended_at or at for step in steps)
     return ProcessState(

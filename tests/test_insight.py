@@ -9,7 +9,7 @@ from typing import Any
 import pm4py
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from baton.cli import app
@@ -77,9 +77,9 @@ def human_steps(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def log_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with Session(engine) as session:
-        cases = session.exec(select(InsightCase).order_by(InsightCase.process_id)).all()
+        cases = session.exec(select(InsightCase).order_by(col(InsightCase.process_id))).all()
         events = session.exec(
-            select(InsightEvent).order_by(InsightEvent.process_id, InsightEvent.seq)
+            select(InsightEvent).order_by(col(InsightEvent.process_id), col(InsightEvent.seq))
         ).all()
         return [c.model_dump() for c in cases], [e.model_dump() for e in events]
 
