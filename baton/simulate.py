@@ -489,7 +489,9 @@ def compressed(settings: Settings, plan: Plan) -> Settings:
         if ptype is INVOICE_PROCESSING:
             faster["pay_delay"] = timedelta(days=plan.pay_days) / plan.compression
         policies[ptype.name] = policy.model_copy(update=faster).model_dump(mode="json")
-    return settings.model_copy(update={"policies": policies})
+    return settings.model_copy(
+        update={"policies": policies, "simulated_time_scale": plan.compression}
+    )
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -1092,13 +1094,19 @@ async def _faults(sandbox: httpx.AsyncClient, plan: Plan) -> AsyncIterator[None]
             await sandbox.delete("/admin/faults")
 
 
+BAR_WIDTH = 30
+
+
 def show_progress(progress: Progress) -> None:
-    """One line on stderr, rewritten in place."""
+    """A progress bar of finished processes and the counts beside it, on one line of stderr,
+    rewritten in place."""
     minutes, seconds = divmod(int(progress.elapsed_s), 60)
+    done = progress.finished / progress.planned if progress.planned else 1.0
+    filled = round(done * BAR_WIDTH)
     sys.stderr.write(
-        f"\rsimulate {minutes}:{seconds:02d}  started {progress.started}/{progress.planned}  "
-        f"finished {progress.finished}  open tasks {progress.open_tasks}  "
-        f"decided {progress.decided}   "
+        f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:4.0%}  {minutes}:{seconds:02d}  "
+        f"started {progress.started}/{progress.planned}  finished {progress.finished}  "
+        f"open tasks {progress.open_tasks}  decided {progress.decided}   "
     )
     sys.stderr.flush()
 

@@ -58,6 +58,7 @@ async def start_process(
         queues=Queues.prefixed(settings.task_queue_prefix),
         policy=settings.policy_for(ptype),
         insight_log=settings.insight_log,
+        time_scale=settings.simulated_time_scale,
     )
     try:
         await client.start_workflow(

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="Processes write insight's event log as they run; off, insight knows only "
         "what `baton insight rebuild` reads from the histories.",
     )
+    simulated_time_scale: float = Field(
+        1.0,
+        ge=1.0,
+        description="Set by `baton simulate`: processes it starts wait this many times less "
+        "than in business time, and insight counts their waits back.",
+    )
     insight_costs: UnitCosts = Field(
         default_factory=UnitCosts,
         description='JSON: unit costs, e.g. {"bot_call": 0.1, "hourly": {"ap_clerk": 38}}.',

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.insight.kpis import KpiReport, kpis, percentile
-from core.insight.log import Window, cases_in, events_in, write_run
+from core.insight.log import Window, cases_in, events_in, rows_of, write_run
 from core.settings import UnitCosts
 from workflows.contracts.processes import ProcessState, ProcessStatus, Step, StepStatus
 from workflows.contracts.tasks import ActorKind
@@ -304,3 +304,20 @@ def test_a_later_write_replaces_a_run_and_an_older_one_does_not(engine: Engine) 
         [case] = cases_in(session, Window())
         assert case.status == "completed"
         assert len(events_in(session, Window())) == len(finished.steps)
+
+
+def test_a_simulated_run_counts_its_waits_in_business_time() -> None:
+    """A simulation compresses people and timers, not machines: only waits are scaled back."""
+    scaled = RUNS[1].model_copy(update={"time_scale": 100.0})
+    rows = rows_of(scaled)
+    machine = [e for e in rows.events if e.actor_kind != ActorKind.HUMAN]
+    [approval] = [e for e in rows.events if e.actor_kind == ActorKind.HUMAN]
+    assert approval.seconds == pytest.approx(600 * 100)
+    assert all(
+        e.seconds == pytest.approx((e.ended_at - e.started_at).total_seconds())
+        for e in machine
+        if e.ended_at
+    )
+    measured = rows_of(RUNS[1]).case.cycle_seconds
+    assert measured is not None
+    assert rows.case.cycle_seconds == pytest.approx(measured + 600 * 99)

@@ -305,6 +305,17 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         deadline = workflow.now() + policy.credit_note_wait
         await self._ask_vendor(invoice, "Credit note requested")
         await self.record()  # the wait may take days
+        await self.tracker.step(
+            "wait for the credit note",
+            ActorKind.SYSTEM,
+            lambda: self._credit_note_by(deadline, invoice),
+            by=f"vendor {invoice.vendor_id}",
+        )
+        self.tracker.stage("three-way match")
+
+    async def _credit_note_by(self, deadline: datetime, invoice: ExtractInvoiceResult) -> None:
+        """Waits for the vendor's credit note until the deadline, reminding them meanwhile."""
+        policy = self.run_input.policy
         while self.credit_note is None:
             left = deadline - workflow.now()
             if left <= timedelta(0):
@@ -317,7 +328,6 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             except TimeoutError:
                 if workflow.now() < deadline:
                     await self._ask_vendor(invoice, "Reminder: credit note requested")
-        self.tracker.stage("three-way match")
 
     async def _ask_vendor(self, invoice: ExtractInvoiceResult, subject: str) -> None:
         vendor = invoice.vendor_id or ""
@@ -399,7 +409,12 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
             wait = max(timedelta(0), due - workflow.now())
         self.tracker.stage("payment", ProcessStatus.RUNNING, f"the pay date {pay_on}")
         await self.record()  # the pay date may be weeks away
-        await workflow.sleep(wait, summary=f"until the pay date {pay_on}")
+        await self.tracker.step(
+            "wait for the pay date",
+            ActorKind.SYSTEM,
+            lambda: workflow.sleep(wait, summary=f"until the pay date {pay_on}"),
+            by="a durable timer",
+        )
         released = await self.bot_step(
             "release the payment",
             BotActivity.RELEASE_PAYMENT,

@@ -58,8 +58,11 @@ class InsightEvent(SQLModel, table=True):
     due_at: datetime | None = None
     escalations: int = 0
     expired: bool = False
+    # How many times its measured duration counts: a simulated run's waits (people, timers)
+    # ran compressed; 1 for real runs and for every machine step.
+    time_scale: float = 1.0
     # Derived when written, so KPIs sum and group in SQL without reading timestamps.
-    seconds: float = 0.0  # how long it took (for a human step: its time in the inbox)
+    seconds: float = 0.0  # how long it took, in business time (a human step: time in the inbox)
     sla_breached: bool = False  # it ended after its due time
 
 
@@ -97,9 +100,14 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# The steps that wait (on people, on a date): a simulation compresses them, not the machines.
+WAITING = frozenset({ActorKind.HUMAN, ActorKind.SYSTEM})
+
+
 def _event(state: ProcessState, seq: int, step: Step) -> InsightEvent:
     ended = _utc(step.ended_at) if step.ended_at else None
     due = _utc(step.due_at) if step.due_at else None
+    scale = state.time_scale if step.actor in WAITING else 1.0
     return InsightEvent(
         process_id=state.process_id,
         seq=seq,
@@ -126,7 +134,8 @@ def _event(state: ProcessState, seq: int, step: Step) -> InsightEvent:
         due_at=due,
         escalations=step.escalations,
         expired=step.expired,
-        seconds=(ended - _utc(step.started_at)).total_seconds() if ended else 0.0,
+        time_scale=scale,
+        seconds=(ended - _utc(step.started_at)).total_seconds() * scale if ended else 0.0,
         sla_breached=bool(due and ended and ended > due),
     )
 
@@ -151,6 +160,8 @@ def rows_of(state: ProcessState) -> RunRows:
     ended = None
     if state.status in FINISHED:
         ended = max([started, *(e.ended_at or e.started_at for e in events)])
+    # Its waits back in business time (nothing for a real run, where every scale is 1).
+    uncompressed = sum(e.seconds - e.seconds / e.time_scale for e in events)
     human_minutes = sum(e.human_minutes for e in human)
     case = InsightCase(
         process_id=state.process_id,
@@ -161,7 +172,7 @@ def rows_of(state: ProcessState) -> RunRows:
         status=state.status.value,
         started_at=started,
         ended_at=ended,
-        cycle_seconds=(ended - started).total_seconds() if ended else None,
+        cycle_seconds=(ended - started).total_seconds() + uncompressed if ended else None,
         touch_seconds=sum(e.seconds for e in machine) + human_minutes * 60,
         human_steps=len(human),
         human_wait_seconds=sum(e.seconds for e in human),

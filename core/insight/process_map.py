@@ -155,15 +155,27 @@ class _Point:
     node: str
     reached: datetime | None
     leaves: datetime | None
+    stretch: float = 0.0  # seconds a simulated run's compressed wait adds in business time
 
 
 def _path(case: InsightCase, events: Sequence[InsightEvent]) -> list[_Point]:
     """The case's path from START through its steps to its end node (none while it runs)."""
     points = [_Point(START, case.started_at, case.started_at)]
-    points += [_Point(e.activity, e.ended_at, e.ended_at or e.started_at) for e in events]
+    points += [
+        _Point(e.activity, e.ended_at, e.ended_at or e.started_at, _stretch(e)) for e in events
+    ]
     if case.status in FINAL_STATUSES:
         points.append(_Point(end_node(case.status), case.ended_at, case.ended_at))
     return points
+
+
+def _stretch(event: InsightEvent) -> float:
+    return (event.time_scale - 1) * (_seconds(event.started_at, event.ended_at) or 0.0)
+
+
+def _business_seconds(event: InsightEvent) -> float | None:
+    measured = _seconds(event.started_at, event.ended_at)
+    return None if measured is None else measured * event.time_scale
 
 
 def _seconds(since: datetime | None, until: datetime | None) -> float | None:
@@ -206,7 +218,7 @@ def _nodes(events: Iterable[InsightEvent], design: _Design) -> list[MapNode]:
             actor_kind=_most_common(e.actor_kind for e in steps),
             department=_most_common(e.department for e in steps),
             count=len(steps),
-            median_seconds=_median(_seconds(e.started_at, e.ended_at) for e in steps),
+            median_seconds=_median(_business_seconds(e) for e in steps),
             designed_stage=design.first_stage(activity),
         )
         for activity, steps in sorted(by_activity.items(), key=lambda item: design.rank(item[0]))
@@ -217,7 +229,10 @@ def _edges(paths: Iterable[list[_Point]], design: _Design) -> list[MapEdge]:
     durations: dict[tuple[str, str], list[float | None]] = defaultdict(list)
     for path in paths:
         for source, target in pairwise(path):
-            durations[source.node, target.node].append(_seconds(source.leaves, target.reached))
+            seconds = _seconds(source.leaves, target.reached)
+            durations[source.node, target.node].append(
+                None if seconds is None else seconds + target.stretch
+            )
     return [
         MapEdge(
             source=source,

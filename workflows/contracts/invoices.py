@@ -108,10 +108,13 @@ INVOICE_PROCESSING = ProcessType(
                 "read the purchase order and goods receipts",
                 "match exception",
                 "ask the vendor for a credit note",
+                "wait for the credit note",
             ),
         ),
         DesignedStage("approval", ("approval",)),
-        DesignedStage("payment", ("schedule the payment", "release the payment")),
+        DesignedStage(
+            "payment", ("schedule the payment", "wait for the pay date", "release the payment")
+        ),
         DesignedStage("compensating", ("cancel the payment",)),
     ),
 )

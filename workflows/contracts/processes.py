@@ -84,6 +84,7 @@ class ProcessState(BaseModel):
         default_factory=dict,
         description="what its decision points were decided on (amount, risk, confidences)",
     )
+    time_scale: float = Field(1.0, description="a simulated run's compression of its waits")
 
 
 # Customer and vendor ids are searchable (BatonCustomer): ids only, never free text such as an
@@ -115,6 +116,9 @@ class ProcessRun(BaseModel):
     queues: Queues = Field(default_factory=Queues)
     priority: Priority = Priority.NORMAL
     insight_log: bool = True  # whether the run writes insight's event log as it goes
+    # A simulated run's compression: its people and timers ran this many times faster than
+    # business time; insight counts their waits back in business time. 1 for real runs.
+    time_scale: float = Field(1.0, ge=1.0)
 
 
 class ProcessPolicy(BaseModel):
@@ -139,6 +143,7 @@ class StartContext:
     queues: Queues
     policy: BaseModel
     insight_log: bool = True
+    time_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,7 @@ class ProcessType:
                 "policy": context.policy,
                 "priority": process_input.urgency(),
                 "insight_log": context.insight_log,
+                "time_scale": context.time_scale,
             }
         )
 

@@ -120,6 +120,7 @@ class Process(Generic[RunT]):
         )
         self.state.started_at = workflow.info().start_time
         self.state.requested_by, self.state.priority = run.requested_by, run.priority
+        self.state.time_scale = run.time_scale
         self.tracker = Tracker(
             self.state,
             department=self.process_type.department.value,
