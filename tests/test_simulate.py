@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session, col, select
 
 from baton.simulate import (
@@ -18,9 +19,11 @@ from baton.simulate import (
 )
 from core.db import make_engine
 from core.inbox import HumanTask
+from core.insight.kpis import kpis
+from core.insight.log import Window, cases_in
 from core.settings import Settings
 from systems import seed
-from tests.helpers import Stack
+from tests.helpers import Stack, wait_for
 from workflows.contracts import search_attributes as search
 from workflows.contracts.invoices import INVOICE_PROCESSING, InvoicePolicy
 from workflows.contracts.orders import ORDER_FULFILLMENT, OrderInput, OrderPolicy
@@ -133,3 +136,57 @@ async def test_a_small_month_runs_through_the_stack(stack: Stack) -> None:
     assert report.escalations_expected >= 1, report.summary()
     assert report.escalations_seen >= 1, report.summary()
     assert (await stack.sandbox.get("/admin/faults")).json() == []  # removed at the end
+
+    await insight_equals_the_known_truth(settings, report, tasks)
+
+
+# The role whose hours a task costs (its owner), by process type and task name.
+OWNERS = {
+    (ORDER_FULFILLMENT.name, "approval"): "sales_manager",
+    (ORDER_FULFILLMENT.name, "review-lines"): "sales_rep",
+    (INVOICE_PROCESSING.name, "review-invoice"): "ap_clerk",
+    (INVOICE_PROCESSING.name, "match-exception"): "ap_clerk",
+    (INVOICE_PROCESSING.name, "approval"): "finance_controller",
+}
+
+
+async def insight_equals_the_known_truth(
+    settings: Settings, report: Report, tasks: list[HumanTask]
+) -> None:
+    """The KPIs of the simulated month equal what the test counts from the simulation's own
+    report (what the simulated people did) and the inbox."""
+    engine = make_engine(settings.resolved_database_url)
+    records = report.processes.values()
+
+    async def all_logged() -> bool:
+        with Session(engine) as session:
+            cases = cases_in(session, Window())
+        return sum(c.ended_at is not None for c in cases) == report.started
+
+    await wait_for(all_logged, "every simulated run's final rows in the log")
+    with Session(engine) as session:
+        found = kpis(session, Window(), settings.insight_costs).overall
+    engine.dispose()
+
+    touched = {task.process_id for task in tasks}
+    completed = [r for r in records if r.status == "completed"]
+    assert found.volume.started == report.started
+    assert found.volume.completed == len(completed)
+    assert found.volume.rejected == report.outcomes["rejected"]
+    untouched = [r for r in completed if r.process_id not in touched]
+    assert found.straight_through_rate == round(len(untouched) / len(completed), 4)
+    assert found.escalations == sum(task.escalation_level for task in tasks)
+    assert found.expiries == sum(task.status == "expired" for task in tasks)
+    # A task breached its SLA when it closed after its first due time: it escalated (the first
+    # rung is due then), or it expired undecided.
+    late = sum(t.escalation_level > 0 or t.status == "expired" for t in tasks)
+    assert found.sla_breaches == late
+    reviews = [d for d in report.decisions if d.kind == "review"]
+    assert found.rework == sum(d.corrected or d.outcome != "confirm" for d in reviews)
+    costs = settings.insight_costs
+    ptype = {r.process_id: r.process_type for r in records}
+    people = sum(
+        5 / 60 * costs.of_role(OWNERS[ptype[d.task_id.split(":task:")[0]], d.task])
+        for d in report.decisions
+    )
+    assert found.cost_total.human == pytest.approx(people, abs=0.01)

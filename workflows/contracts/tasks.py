@@ -256,6 +256,7 @@ class TaskResult(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     comment: str = ""
     escalation_level: int = 0
+    created_at: datetime | None = None  # when the task opened (None from older runs)
 
     @property
     def decided_by(self) -> list[str]:

@@ -414,6 +414,7 @@ class HumanTaskWorkflow:
             data=last.data if last else {},
             comment=last.comment if last else "",
             escalation_level=self.state.escalation_level,
+            created_at=self.state.created_at,
         )
 
     # -- side effects through activities --------------------------------------------------------

@@ -167,7 +167,8 @@ def _describe_task(spec: TaskSpec, result: TaskResult, step: Step) -> None:
     step.escalations, step.expired = result.escalation_level, result.expired
     step.human_minutes = spec.effort.total_seconds() / 60 * len(result.decisions)
     first_due = spec.first_due()
-    step.due_at = step.started_at + first_due if first_due is not None else None
+    opened = result.created_at or step.started_at
+    step.due_at = opened + first_due if first_due is not None else None
     step.objects = [*step.objects, f"task:{result.task_id}"]
 
 
