@@ -89,6 +89,7 @@ class DepartmentFigures(BaseModel):
     machine_hours: float = 0.0  # bot and AI steps' durations
     human_hours: float = 0.0  # people's handling time
     inbox_hours: float = 0.0  # time tasks waited in inboxes
+    timer_hours: float = 0.0  # time processes waited for a date or another party
     escalations: int = 0
     sla_breaches: int = 0
     cost: Costs = Field(default_factory=Costs)
@@ -333,6 +334,8 @@ def _departments(session: Session, window: Window, costs: UnitCosts) -> list[Dep
         if kind == ActorKind.HUMAN:
             d.inbox_hours += seconds / 3600
             d.human_hours += minutes / 60
+        elif kind == ActorKind.SYSTEM:
+            d.timer_hours += seconds / 3600
         else:
             d.machine_hours += seconds / 3600
         d.escalations += esc
@@ -341,6 +344,7 @@ def _departments(session: Session, window: Window, costs: UnitCosts) -> list[Dep
     for d in found.values():
         d.machine_hours, d.human_hours = round(d.machine_hours, 3), round(d.human_hours, 3)
         d.inbox_hours, d.cost = round(d.inbox_hours, 3), d.cost.rounded()
+        d.timer_hours = round(d.timer_hours, 3)
     return sorted(found.values(), key=lambda d: d.department)
 
 

@@ -155,7 +155,7 @@ def rows_of(state: ProcessState) -> RunRows:
         if step.status is not StepStatus.SKIPPED
     ]
     human = [e for e in events if e.actor_kind == ActorKind.HUMAN]
-    machine = [e for e in events if e.actor_kind != ActorKind.HUMAN]
+    machine = [e for e in events if e.actor_kind not in WAITING]
     started = _utc(state.started_at) if state.started_at else min(e.started_at for e in events)
     ended = None
     if state.status in FINISHED:

@@ -22,7 +22,6 @@ from temporalio.service import RPCError
 
 from core.db import session_scope
 from core.insight.log import clear, write_run
-from workflows.contracts import search_attributes as search
 from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.processes import STATE_QUERY, ProcessState
 
@@ -52,8 +51,8 @@ async def rebuild(client: Client, engine: Engine, *, where: str = "") -> Rebuilt
     """Empties the log and writes it again for every process run Temporal lists (narrowed by
     `where`, a visibility query such as `StartTime > "2026-11-01T00:00:00Z"`). A run whose
     state cannot be read (no worker answers its query) is reported, not guessed."""
-    types = ", ".join(f'"{name}"' for name in PROCESS_TYPES)
-    query = f"{search.PROCESS_TYPE.name} IN ({types})" + (f" AND ({where})" if where else "")
+    types = ", ".join(f'"{ptype.workflow}"' for ptype in PROCESS_TYPES.values())
+    query = f"WorkflowType IN ({types})" + (f" AND ({where})" if where else "")
     runs = [(run.id, run.status) async for run in client.list_workflows(query)]
     await asyncio.to_thread(
         clear, engine, [process_id for process_id, _ in runs] if where else None
