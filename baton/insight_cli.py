@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from core.db import create_tables, make_engine, session_scope
 from core.insight.exports import ExportFormat, export
-from core.insight.kpis import Costs, Figures, KpiReport, kpis
+from core.insight.kpis import Costs, Figures, KpiReport, kpis_by_settings
 from core.insight.log import Window
 from core.insight.map_svg import render_svg
 from core.insight.process_map import human_duration, map_for
@@ -83,20 +83,8 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     window = _window(since, until, process_type)
-    settings = _settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        create_tables(engine)
-        with session_scope(engine) as session:
-            found = kpis(
-                session,
-                window,
-                settings.insight_costs,
-                candidate_share=settings.insight_candidate_share,
-                candidate_min_cases=settings.insight_candidate_min_cases,
-            )
-    finally:
-        engine.dispose()
+    with _session() as session:
+        found = kpis_by_settings(session, window, _settings())
     typer.echo(found.model_dump_json(indent=2) if as_json else kpi_table(found))
 
 

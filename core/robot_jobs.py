@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Engine, Index, LargeBinary, TypeDecorator
+from sqlalchemy import JSON, Column, Engine, Index, LargeBinary
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
+from core.schema import UTCDateTime
 from workflows.contracts.robots import JobStatus, RobotJobRequest
 
 _LIVE = (JobStatus.OPEN, JobStatus.TAKEN)
@@ -22,16 +23,6 @@ _JOB_IDS = uuid.UUID("5c0e1f1e-7d2a-4a57-9a39-0b8f3c1d2e4a")  # namespace for uu
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timestamps that read back timezone-aware (SQLite drops the zone; PostgreSQL keeps it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 class RobotJob(SQLModel, table=True):

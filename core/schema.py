@@ -1,7 +1,10 @@
-"""Upgrading a table made by an earlier version, until Baton has migrations: `create_all` makes
-missing tables, never missing columns."""
+"""What Baton's tables share: timestamps that keep their zone, and upgrading a table made by an
+earlier version, until Baton has migrations (`create_all` makes missing tables, never missing
+columns)."""
 
-from sqlalchemy import Engine, inspect, text
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 
@@ -25,3 +28,13 @@ def add_columns(engine: Engine, table: str, columns: dict[str, str]) -> list[str
             if name not in present():  # not another process adding it at the same moment
                 raise
     return missing
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps that read back timezone-aware (SQLite drops the zone; PostgreSQL keeps it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value

@@ -138,7 +138,13 @@ async def test_a_price_mismatch_waits_for_a_credit_note(stack: Stack) -> None:
     await until(stack, process_id, "waiting", stage="match-exception")
     await decide(stack, await open_task(stack, process_id, DAVE), DAVE, "request_credit_note")
     await until(stack, process_id, "waiting", stage="credit note")
-    outbox = (await stack.sandbox.get("/notifications", params={"recipient": "V-201"})).json()
+
+    async def asked() -> list[dict[str, Any]] | None:
+        # The stage shows as the request is sent: wait for the vendor's outbox to hold it.
+        sent = await stack.sandbox.get("/notifications", params={"recipient": "V-201"})
+        return sent.json() or None
+
+    outbox = await wait_for(asked, "the credit note request in the vendor's outbox")
     assert outbox[0]["subject"] == "Credit note requested: invoice NW-2026-0416"
     # The vendor's credit note arrives through an integration: a signal to the run.
     note = CreditNote(number="CN-77", amount=160.0)

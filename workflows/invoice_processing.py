@@ -8,6 +8,7 @@ Cancelling before the release cancels the scheduled payment.
 """
 
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -182,7 +183,8 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         )
         result = await self.task(spec, "an AP clerk")
         if result.outcome != "confirm":
-            self.tracker.reviewed("extract the invoice", changed=True)
+            if not result.expired:  # a person refused the AI's reading (an expiry is nobody's)
+                self.tracker.reviewed("extract the invoice", changed=True)
             raise Rejected(f"the AP clerk rejected it ({result.comment or result.outcome})")
         try:
             corrected = ExtractInvoiceResult.model_validate({**shown, **result.data})
@@ -300,34 +302,34 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         raise Rejected(f"the match failed: {'; '.join(self.variances)}")
 
     async def _await_credit_note(self, invoice: ExtractInvoiceResult) -> None:
+        """Asks the vendor for a credit note and waits for it until the deadline, reminding
+        them meanwhile; each stretch of waiting is a step of its own, between the reminders."""
         policy = self.run_input.policy
         self.tracker.stage("credit note", ProcessStatus.WAITING, f"vendor {invoice.vendor_id}")
         deadline = workflow.now() + policy.credit_note_wait
         await self._ask_vendor(invoice, "Credit note requested")
         await self.record()  # the wait may take days
-        await self.tracker.step(
-            "wait for the credit note",
-            ActorKind.SYSTEM,
-            lambda: self._credit_note_by(deadline, invoice),
-            by=f"vendor {invoice.vendor_id}",
-        )
-        self.tracker.stage("three-way match")
-
-    async def _credit_note_by(self, deadline: datetime, invoice: ExtractInvoiceResult) -> None:
-        """Waits for the vendor's credit note until the deadline, reminding them meanwhile."""
-        policy = self.run_input.policy
         while self.credit_note is None:
             left = deadline - workflow.now()
             if left <= timedelta(0):
                 raise Rejected("no credit note arrived in time")
-            try:
-                await workflow.wait_condition(
-                    lambda: self.credit_note is not None,
-                    timeout=min(left, policy.credit_note_reminder),
-                )
-            except TimeoutError:
-                if workflow.now() < deadline:
-                    await self._ask_vendor(invoice, "Reminder: credit note requested")
+            arrived = await self.tracker.step(
+                "wait for the credit note",
+                ActorKind.SYSTEM,
+                partial(self._credit_note_within, min(left, policy.credit_note_reminder)),
+                by=f"vendor {invoice.vendor_id}",
+            )
+            if not arrived and workflow.now() < deadline:
+                await self._ask_vendor(invoice, "Reminder: credit note requested")
+        self.tracker.stage("three-way match")
+
+    async def _credit_note_within(self, wait: timedelta) -> bool:
+        """Whether the credit note arrived within `wait`."""
+        try:
+            await workflow.wait_condition(lambda: self.credit_note is not None, timeout=wait)
+        except TimeoutError:
+            return False
+        return True
 
     async def _ask_vendor(self, invoice: ExtractInvoiceResult, subject: str) -> None:
         vendor = invoice.vendor_id or ""

@@ -200,7 +200,8 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
         result = await self.task(spec, "a sales rep")
         extracted_lines = [line.model_dump() for line in self.lines]
         if result.outcome != "confirm":
-            self.tracker.reviewed("extract the order lines", changed=True)
+            if not result.expired:  # a person refused the AI's reading (an expiry is nobody's)
+                self.tracker.reviewed("extract the order lines", changed=True)
             raise Rejected(f"the sales rep rejected the order ({result.comment or result.outcome})")
         try:
             self.lines = [OrderLine.model_validate(line) for line in result.data["lines"]]

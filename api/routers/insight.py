@@ -11,18 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
-from sqlmodel import Session
 
 from api.authz import allowed
 from api.deps import EngineDep, SettingsDep, read
 from api.errors import ApiError, field_error, responses
 from core.insight.exports import ExportFormat, export
-from core.insight.kpis import KpiReport, kpis
+from core.insight.kpis import KpiReport, kpis_by_settings
 from core.insight.log import Window
 from core.insight.map_svg import render_svg
 from core.insight.process_map import ProcessMap, map_for
 from core.insight.what_if import WhatIf, what_if
-from core.settings import Settings
 from core.users import User
 from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.permissions import Action
@@ -85,17 +83,7 @@ async def get_kpis(
     """Volumes, cycle times, touch and wait, straight-through rate, human wait by role,
     escalations and SLA breaches, rework and AI overrides, cost, automation candidates and
     bottlenecks; per process type, per department and overall."""
-    return await read(engine, lambda session: _kpis(session, window, settings))
-
-
-def _kpis(session: Session, window: Window, settings: Settings) -> KpiReport:
-    return kpis(
-        session,
-        window,
-        settings.insight_costs,
-        candidate_share=settings.insight_candidate_share,
-        candidate_min_cases=settings.insight_candidate_min_cases,
-    )
+    return await read(engine, lambda session: kpis_by_settings(session, window, settings))
 
 
 @router.get(

@@ -184,6 +184,8 @@ def _xes(cases: list[InsightCase], events: list[InsightEvent]) -> str:
             },
         )
     for event in events:
+        if event.process_id not in traces:  # its process started after the cases were read
+            continue
         element = ET.SubElement(traces[event.process_id], "event")
         _xes_attributes(
             element,

@@ -5,7 +5,8 @@ only the durations that percentiles need are read one by one.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,7 +14,7 @@ from sqlalchemy import Integer, case, cast, func, select
 from sqlmodel import Session, col
 
 from core.insight.log import InsightCase, InsightEvent, Window
-from core.settings import UnitCosts
+from core.settings import Settings, UnitCosts
 from workflows.contracts.processes import ProcessStatus
 from workflows.contracts.tasks import ActorKind
 
@@ -32,10 +33,6 @@ class Volume(BaseModel):
     cancelled: int = 0
     failed: int = 0
     open: int = 0  # running or waiting
-
-    @property
-    def finished(self) -> int:
-        return self.started - self.open
 
 
 class Costs(BaseModel):
@@ -158,7 +155,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _ratio(part: float, whole: float) -> float | None:
+def share_of(part: float, whole: float) -> float | None:
+    """part / whole as a share (0..1, four places); None when there is no whole."""
     return round(part / whole, 4) if whole else None
 
 
@@ -199,6 +197,17 @@ def kpis(
         ),
         bottlenecks=_bottlenecks(session, window),
         unit_costs=costs,
+    )
+
+
+def kpis_by_settings(session: Session, window: Window, settings: Settings) -> KpiReport:
+    """The report with the unit costs and candidate rules the settings give."""
+    return kpis(
+        session,
+        window,
+        settings.insight_costs,
+        candidate_share=settings.insight_candidate_share,
+        candidate_min_cases=settings.insight_candidate_min_cases,
     )
 
 
@@ -253,8 +262,8 @@ def _case_figures(session: Session, window: Window) -> dict[str, Figures]:
         f.touch_hours = round(touch[name] / 3600, 3)
         f.wait_hours = round(max(0.0, cycle[name] - touch[name]) / 3600, 3)
         f.human_hours = round(f.human_hours, 3)
-        f.straight_through_rate = _ratio(straight[name], f.volume.completed)
-        f.rework_rate = _ratio(reworked[name], f.volume.started)
+        f.straight_through_rate = share_of(straight[name], f.volume.completed)
+        f.rework_rate = share_of(reworked[name], f.volume.started)
         f.cycle_p50_s = percentile(cycles[name], 50)
         f.cycle_p90_s = percentile(cycles[name], 90)
     figures.setdefault(ALL, Figures(name=ALL))
@@ -275,20 +284,34 @@ def _cycle_times(session: Session, window: Window) -> dict[str, list[float]]:
 # -- from the steps ----------------------------------------------------------------------------
 
 
-def _step_cost(
-    costs: UnitCosts, role: str, bots: int, ais: int, tokens: int, minutes: float
-) -> Costs:
-    return Costs(
-        bot=bots * costs.bot_call,
-        ai=ais * costs.ai_call + tokens / 1000 * costs.ai_1k_tokens,
-        human=minutes / 60 * costs.of_role(role),
-    )
+@dataclass(frozen=True)
+class _StepSums:
+    """The steps of one group (a process type or a department), one kind of actor and role."""
+
+    group: str
+    kind: str
+    role: str
+    count: int
+    seconds: float
+    minutes: float
+    bots: int
+    ais: int
+    tokens: int
+    breaches: int
+    escalations: int
+
+    def cost(self, costs: UnitCosts) -> Costs:
+        return Costs(
+            bot=self.bots * costs.bot_call,
+            ai=self.ais * costs.ai_call + self.tokens / 1000 * costs.ai_1k_tokens,
+            human=self.minutes / 60 * costs.of_role(self.role),
+        )
 
 
-def _step_sums(session: Session, window: Window, *group: Any) -> Iterable[Any]:
+def _step_sums(session: Session, window: Window, group: Any) -> list[_StepSums]:
     e = InsightEvent
     query = select(
-        *group,
+        group,
         col(e.actor_kind),
         col(e.role),
         func.count(),
@@ -299,48 +322,33 @@ def _step_sums(session: Session, window: Window, *group: Any) -> Iterable[Any]:
         _sum(col(e.tokens)),
         _int(col(e.sla_breached)),
         _sum(col(e.escalations)),
-    ).group_by(*group, col(e.actor_kind), col(e.role))
-    return session.execute(window.where(query, InsightEvent))
+    ).group_by(group, col(e.actor_kind), col(e.role))
+    return [_StepSums(*row) for row in session.execute(window.where(query, InsightEvent))]
 
 
 def _step_costs(session: Session, window: Window, costs: UnitCosts) -> dict[str, Costs]:
     found: dict[str, Costs] = defaultdict(Costs)
-    for ptype, _kind, role, _n, _s, minutes, bots, ais, tokens, _b, _e in _step_sums(
-        session, window, col(InsightEvent.process_type)
-    ):
-        cost = _step_cost(costs, role, bots, ais, tokens, minutes)
-        found[ptype].add(cost)
-        found[ALL].add(cost)
+    for sums in _step_sums(session, window, col(InsightEvent.process_type)):
+        found[sums.group].add(sums.cost(costs))
+        found[ALL].add(sums.cost(costs))
     return found
 
 
 def _departments(session: Session, window: Window, costs: UnitCosts) -> list[DepartmentFigures]:
     found: dict[str, DepartmentFigures] = {}
-    for (
-        department,
-        kind,
-        role,
-        count,
-        seconds,
-        minutes,
-        bots,
-        ais,
-        tokens,
-        breaches,
-        esc,
-    ) in _step_sums(session, window, col(InsightEvent.department)):
-        d = found.setdefault(department, DepartmentFigures(department=department))
-        d.steps += count
-        if kind == ActorKind.HUMAN:
-            d.inbox_hours += seconds / 3600
-            d.human_hours += minutes / 60
-        elif kind == ActorKind.SYSTEM:
-            d.timer_hours += seconds / 3600
+    for sums in _step_sums(session, window, col(InsightEvent.department)):
+        d = found.setdefault(sums.group, DepartmentFigures(department=sums.group))
+        d.steps += sums.count
+        if sums.kind == ActorKind.HUMAN:
+            d.inbox_hours += sums.seconds / 3600
+            d.human_hours += sums.minutes / 60
+        elif sums.kind == ActorKind.SYSTEM:
+            d.timer_hours += sums.seconds / 3600
         else:
-            d.machine_hours += seconds / 3600
-        d.escalations += esc
-        d.sla_breaches += breaches
-        d.cost.add(_step_cost(costs, role, bots, ais, tokens, minutes))
+            d.machine_hours += sums.seconds / 3600
+        d.escalations += sums.escalations
+        d.sla_breaches += sums.breaches
+        d.cost.add(sums.cost(costs))
     for d in found.values():
         d.machine_hours, d.human_hours = round(d.machine_hours, 3), round(d.human_hours, 3)
         d.inbox_hours, d.cost = round(d.inbox_hours, 3), d.cost.rounded()
@@ -368,14 +376,6 @@ def _role_waits(session: Session, window: Window) -> list[RoleWait]:
     ]
 
 
-def band_of(confidence: float | None) -> str:
-    """The confidence band of an answer, as `_overrides` groups it in SQL."""
-    for floor, name in BANDS:
-        if confidence is not None and confidence >= floor:
-            return name
-    return LOWEST_BAND
-
-
 def _overrides(session: Session, window: Window) -> list[Override]:
     e = InsightEvent
     confidence = col(e.confidence)
@@ -399,7 +399,7 @@ def _overrides(session: Session, window: Window) -> list[Override]:
                 answers=answers,
                 reviewed=reviewed,
                 overridden=overridden,
-                rate=_ratio(overridden, reviewed),
+                rate=share_of(overridden, reviewed),
             )
             for model, band_name, answers, reviewed, overridden in session.execute(
                 window.where(query, InsightEvent)
@@ -425,6 +425,7 @@ def _candidates(
         .where(
             col(e.actor_kind) == ActorKind.HUMAN.value,
             col(e.status) == "completed",
+            col(e.expired).is_(False),  # an expiry is nobody's decision
         )
         .group_by(col(e.process_type), col(e.activity), col(e.role), col(e.outcome))
     )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Engine, Index, delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from core.schema import UTCDateTime
 from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.processes import ProcessState, ProcessStatus, Step, StepStatus
 from workflows.contracts.tasks import ActorKind
@@ -46,8 +47,8 @@ class InsightEvent(SQLModel, table=True):
     role: str = Field(default="", max_length=50)  # a human step's role
     status: str = Field(max_length=20)  # running, completed, failed
     outcome: str = Field(default="", max_length=200)
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     objects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     bot_calls: int = 0
     ai_calls: int = 0
@@ -55,7 +56,7 @@ class InsightEvent(SQLModel, table=True):
     human_minutes: float = 0.0
     confidence: float | None = None
     overridden: bool | None = None  # an AI answer people reviewed: changed or refused
-    due_at: datetime | None = None
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalations: int = 0
     expired: bool = False
     # How many times its measured duration counts: a simulated run's waits (people, timers)
@@ -78,8 +79,8 @@ class InsightCase(SQLModel, table=True):
     requested_by: str = Field(default="", max_length=100)
     priority: str = Field(default="normal", max_length=20)
     status: str = Field(max_length=20)
-    started_at: datetime = Field(index=True)
-    ended_at: datetime | None = None
+    started_at: datetime = Field(index=True, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cycle_seconds: float | None = None  # when it ended
     touch_seconds: float = 0.0  # bots' and AI's working time, plus people's handling time
     human_steps: int = 0  # 0: straight through
@@ -101,13 +102,13 @@ def _utc(moment: datetime) -> datetime:
 
 
 # The steps that wait (on people, on a date): a simulation compresses them, not the machines.
-WAITING = frozenset({ActorKind.HUMAN, ActorKind.SYSTEM})
+WAITING_ACTORS = frozenset({ActorKind.HUMAN, ActorKind.SYSTEM})
 
 
 def _event(state: ProcessState, seq: int, step: Step) -> InsightEvent:
     ended = _utc(step.ended_at) if step.ended_at else None
     due = _utc(step.due_at) if step.due_at else None
-    scale = state.time_scale if step.actor in WAITING else 1.0
+    scale = state.time_scale if step.actor in WAITING_ACTORS else 1.0
     return InsightEvent(
         process_id=state.process_id,
         seq=seq,
@@ -155,7 +156,7 @@ def rows_of(state: ProcessState) -> RunRows:
         if step.status is not StepStatus.SKIPPED
     ]
     human = [e for e in events if e.actor_kind == ActorKind.HUMAN]
-    machine = [e for e in events if e.actor_kind not in WAITING]
+    machine = [e for e in events if e.actor_kind not in WAITING_ACTORS]
     started = _utc(state.started_at) if state.started_at else min(e.started_at for e in events)
     ended = None
     if state.status in FINISHED:

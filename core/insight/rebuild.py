@@ -1,23 +1,18 @@
 """`baton insight rebuild`: the event log again, from Temporal's histories.
 
-Every process run's final state is in its history: a completed or rejected run returned it
-(the completion event's result); a failed, cancelled or running one answers the state query,
-which a worker computes by replaying the history. The rows come from that state through the
-same mapping the runs use when they write the log (`rows_of`), so a rebuilt log equals the one
-the runs wrote. The ledger's entries need no separate reading: each was written by an activity
-whose input is in the same history, and the state carries what insight uses of them.
+Every process run's state is in its history: asked with the state query, a worker replays the
+history with today's code and answers (closed runs too, so the workers must be running). The
+rows come from that state through the same mapping the runs use when they write the log
+(`rows_of`), so a rebuilt log equals the one the runs wrote, and a run from before the log gets
+the rows today's runs get. The ledger's entries need no separate reading: each was written by
+an activity whose input is in the same history, and the state carries what insight uses of them.
 """
 
 import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-)
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from core.db import session_scope
@@ -35,15 +30,11 @@ class Rebuilt:
     unread: dict[str, str] = field(default_factory=dict)  # process id -> why
 
 
-async def state_of(
-    client: Client, process_id: str, status: WorkflowExecutionStatus | None
-) -> ProcessState:
-    handle = client.get_workflow_handle(process_id, result_type=ProcessState)
-    state: ProcessState
-    if status is WorkflowExecutionStatus.COMPLETED:
-        state = await handle.result()
-    else:
-        state = await handle.query(STATE_QUERY, result_type=ProcessState)
+async def state_of(client: Client, process_id: str) -> ProcessState:
+    """The run's state as today's code keeps it: a worker replays its history to answer, so a
+    run from before the log (or from before a field of it) gets every field today's runs do."""
+    handle = client.get_workflow_handle(process_id)
+    state: ProcessState = await handle.query(STATE_QUERY, result_type=ProcessState)
     return state
 
 
@@ -53,25 +44,23 @@ async def rebuild(client: Client, engine: Engine, *, where: str = "") -> Rebuilt
     state cannot be read (no worker answers its query) is reported, not guessed."""
     types = ", ".join(f'"{ptype.workflow}"' for ptype in PROCESS_TYPES.values())
     query = f"WorkflowType IN ({types})" + (f" AND ({where})" if where else "")
-    runs = [(run.id, run.status) async for run in client.list_workflows(query)]
-    await asyncio.to_thread(
-        clear, engine, [process_id for process_id, _ in runs] if where else None
-    )
+    runs = [run.id async for run in client.list_workflows(query)]
+    await asyncio.to_thread(clear, engine, runs if where else None)
     done = Rebuilt()
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(process_id: str, status: WorkflowExecutionStatus | None) -> None:
+    async def one(process_id: str) -> None:
         async with gate:
             try:
-                state = await state_of(client, process_id, status)
-            except (RPCError, WorkflowFailureError, WorkflowQueryFailedError) as exc:
+                state = await state_of(client, process_id)
+            except (RPCError, WorkflowQueryFailedError) as exc:
                 done.unread[process_id] = str(exc)
                 return
         await asyncio.to_thread(_write, engine, state)
         done.processes += 1
         done.steps += len(state.steps)
 
-    await asyncio.gather(*(one(pid, status) for pid, status in runs))
+    await asyncio.gather(*(one(process_id) for process_id in runs))
     return done
 
 

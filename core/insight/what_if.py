@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from core.insight.kpis import percentile
+from core.insight.kpis import percentile, share_of
 from core.insight.log import InsightCase, InsightEvent, Window
 from workflows.contracts.processes import ProcessPolicy
 from workflows.contracts.tasks import ActorKind
@@ -34,7 +34,7 @@ class Side(BaseModel):
     runs: int
     to_people: int  # runs that went to people at one of the decision points
     tasks: dict[str, int]  # decision point -> runs that went to people there
-    straight_through_rate: float | None  # runs no person touched at all
+    straight_through_rate: float | None  # completed runs no person touched, as the KPIs count
     human_hours: float
     inbox_hours: float
     cycle_p50_s: float | None
@@ -59,6 +59,7 @@ class _Figures:
 
     needed: frozenset[str]  # the decision points it goes to people at
     touched: bool  # whether any person touched it
+    completed: bool
     minutes: float  # people's handling time
     inbox: float  # seconds its tasks waited
     cycle: float  # seconds
@@ -88,7 +89,12 @@ class _Run:
             added_minutes, added_wait = typical.get(point, (0.0, 0.0))
             minutes, inbox, cycle = minutes + added_minutes, inbox + added_wait, cycle + added_wait
         return _Figures(
-            frozenset(needed), bool(needed or self.other_human), minutes, inbox, max(cycle, 0.0)
+            frozenset(needed),
+            bool(needed or self.other_human),
+            self.case.status == "completed",
+            minutes,
+            inbox,
+            max(cycle, 0.0),
         )
 
 
@@ -148,8 +154,9 @@ def _summary(sides: list[_Figures], points: tuple[str, ...]) -> Side:
         runs=len(sides),
         to_people=sum(bool(side.needed) for side in sides),
         tasks={point: sum(point in side.needed for side in sides) for point in points},
-        straight_through_rate=(
-            round(sum(not side.touched for side in sides) / len(sides), 4) if sides else None
+        straight_through_rate=share_of(
+            sum(side.completed and not side.touched for side in sides),
+            sum(side.completed for side in sides),
         ),
         human_hours=round(sum(side.minutes for side in sides) / 60, 3),
         inbox_hours=round(sum(side.inbox for side in sides) / 3600, 3),

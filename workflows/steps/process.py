@@ -34,6 +34,7 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    FailureError,
     is_cancelled_exception,
 )
 
@@ -187,7 +188,7 @@ class Process(Generic[RunT]):
                     await self._failed(failure)
                 else:
                     await self._rejected(refused)
-        except (Exception, asyncio.CancelledError):  # failed or cancelled: recorded as such
+        except (FailureError, asyncio.CancelledError):  # failed or cancelled: recorded as such
             await self.record()
             raise
         await self.record()
