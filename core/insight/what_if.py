@@ -20,7 +20,10 @@ from core.insight.log import InsightCase, InsightEvent, Window
 from workflows.contracts.processes import ProcessPolicy
 from workflows.contracts.tasks import ActorKind
 
-EXACT = "exact: which runs go to people, at which decision points, and the straight-through rate"
+EXACT = (
+    "exact: which runs go to people and at which decision points; the straight-through rate, "
+    "each run keeping its recorded outcome"
+)
 ESTIMATED = (
     "estimated: human hours, inbox hours and cycle times. A decision point a run no longer "
     "needs takes away what it recorded; one it newly needs adds the median handling time and "
