@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from baton import insight_cli
-from core.logging import setup_logging
-from core.settings import Settings, get_settings
+from core.logging import command_settings
 from workflows.contracts.queues import TaskQueue
 from workflows.contracts.roles import Role
 
@@ -23,18 +22,12 @@ app.add_typer(ledger, name="ledger")
 app.add_typer(insight_cli.app, name="insight")
 
 
-def _settings() -> Settings:
-    settings = get_settings()
-    setup_logging(settings.log_level)
-    return settings
-
-
 @app.command()
 def dev() -> None:
     """Start the embedded stack: Temporal, the sandbox, the workers and the API (Ctrl-C stops)."""
     from baton.devstack import run_dev
 
-    raise typer.Exit(run_dev(_settings()))
+    raise typer.Exit(run_dev(command_settings()))
 
 
 @app.command()
@@ -49,7 +42,7 @@ def worker(
     from workers.resources import worker_resources
     from workers.run import run_workers
 
-    settings = _settings()
+    settings = command_settings()
     queues = queue or list(TaskQueue)
 
     async def main() -> None:
@@ -71,7 +64,7 @@ def api() -> None:
 
     from api.app import create_app
 
-    settings = _settings()
+    settings = command_settings()
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -89,7 +82,7 @@ def systems(
 
     from systems.app import create_app
 
-    settings = _settings()
+    settings = command_settings()
     default_host, port = settings.systems_host_port
     app = create_app(settings.resolved_systems_database_url)
     uvicorn.run(app, host=host or default_host, port=port, access_log=settings.log_level == "DEBUG")
@@ -105,7 +98,7 @@ def codec_server(
 
     from api.codec_server import create_codec_app
 
-    settings = _settings()
+    settings = command_settings()
     uvicorn.run(
         create_codec_app(settings),
         host=host or settings.api_host,
@@ -128,7 +121,7 @@ def start(
     from core.temporal import connect
     from workflows.contracts.catalogue import PROCESS_TYPES
 
-    settings = _settings()
+    settings = command_settings()
     ptype = PROCESS_TYPES.get(process_type)
     if ptype is None:
         typer.echo(
@@ -171,7 +164,7 @@ def replay(
     if workflow_id is None and history is None:
         typer.echo("error: give a WORKFLOW_ID or --history FILE.json", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = command_settings()
 
     async def main() -> bool:
         if history is not None:  # a WORKFLOW_ID given too names the run in the file
@@ -214,7 +207,7 @@ def setup(
     from core.temporal import connect, ensure_search_attributes
     from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
 
-    settings = _settings()
+    settings = command_settings()
     temporal = f"Temporal at {settings.temporal_address}, namespace {settings.temporal_namespace}"
     names = sorted(key.name for key in SEARCH_ATTRIBUTES)
     # Worth another try: the server is starting, or a namespace created a moment ago is not
@@ -298,7 +291,7 @@ def users_add(
     from core.db import make_engine, prepare_database, session_scope
     from core.users import UserExistsError, add_user
 
-    settings = _settings()
+    settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
     prepare_database(engine, settings)
     try:
@@ -339,7 +332,7 @@ def tasks_decide(
     if not isinstance(fields, dict):
         typer.echo("error: --data: expected a JSON object", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = command_settings()
     action = TaskAction(
         action_id=f"cli:{uuid.uuid4()}",
         kind=ActionKind.DECIDE,
@@ -395,7 +388,7 @@ def simulate(
             minutes=minutes,
             fault_rate=fault_rate,
         )
-        report = run(plan, _settings())
+        report = run(plan, command_settings())
     except (StackNotRunning, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -414,7 +407,7 @@ def ledger_verify(
     from core.db import create_tables, make_engine, session_scope
     from core.ledger import verify
 
-    settings = _settings()
+    settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
     try:
         create_tables(engine)  # an earlier version's ledger gets the chain's columns, as at start

@@ -20,8 +20,7 @@ from core.insight.log import Window
 from core.insight.map_svg import render_svg
 from core.insight.process_map import human_duration, map_for
 from core.insight.what_if import Side, what_if
-from core.logging import setup_logging
-from core.settings import Settings, get_settings
+from core.logging import command_settings
 from workflows.contracts.catalogue import PROCESS_TYPES
 
 app = typer.Typer(
@@ -65,12 +64,6 @@ def _window(since: str | None, until: str | None, process_type: str | None) -> W
         raise typer.BadParameter(str(exc)) from None
 
 
-def _settings() -> Settings:
-    settings = get_settings()
-    setup_logging(settings.log_level)
-    return settings
-
-
 @app.callback()
 def report(
     ctx: typer.Context,
@@ -84,7 +77,7 @@ def report(
         return
     window = _window(since, until, process_type)
     with _session() as session:
-        found = kpis_by_settings(session, window, _settings())
+        found = kpis_by_settings(session, window, command_settings())
     typer.echo(found.model_dump_json(indent=2) if as_json else kpi_table(found))
 
 
@@ -99,7 +92,7 @@ def rebuild(
     from core.insight.rebuild import rebuild as rebuild_log
     from core.temporal import connect
 
-    settings = _settings()
+    settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
 
     async def main() -> int:
@@ -172,12 +165,10 @@ def what_if_command(
     """Replay the recorded runs' decision points under another policy, beside what happened."""
     window = _window(since, until, process_type)
     ptype = PROCESS_TYPES[process_type]
-    settings = _settings()
+    settings = command_settings()
     try:
         values = json.loads(policy)
-        other = ptype.policy_model.model_validate(
-            {**settings.policy_for(ptype).model_dump(), **values}
-        )
+        other = settings.policy_for(ptype, values)
     except (json.JSONDecodeError, TypeError, ValidationError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--policy") from None
     with _session() as session:
@@ -216,7 +207,7 @@ def _side_rows(recorded: Side, other: Side) -> list[tuple[str, tuple[str, str]]]
 @contextmanager
 def _session() -> Iterator[Session]:
     """A session on Baton's database for one command."""
-    engine = make_engine(_settings().resolved_database_url)
+    engine = make_engine(command_settings().resolved_database_url)
     try:
         create_tables(engine)
         with session_scope(engine) as session:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contracts.catalogue import PROCESS_TYPES
-from workflows.contracts.processes import ProcessType
+from workflows.contracts.processes import ProcessPolicy, ProcessType
 
 
 class Environment(StrEnum):
@@ -214,8 +214,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name}: {exc}") from None
         return policies
 
-    def policy_for(self, ptype: ProcessType) -> BaseModel:
-        return ptype.policy_model.model_validate(self.policies.get(ptype.name, {}))
+    def policy_for(
+        self, ptype: ProcessType, changes: dict[str, Any] | None = None
+    ) -> ProcessPolicy:
+        """The type's policy as set, with `changes` on top (a what-if's); raises
+        ValidationError naming the value at fault."""
+        return ptype.policy_model.model_validate(
+            {**self.policies.get(ptype.name, {}), **(changes or {})}
+        )
 
     @property
     def resolved_database_url(self) -> str:

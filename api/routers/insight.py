@@ -144,9 +144,8 @@ async def post_what_if(
     which figures are exact and which estimated."""
     window = _window(request.process_type, request.since, request.until, "body")
     ptype = PROCESS_TYPES[request.process_type]
-    current = settings.policy_for(ptype).model_dump()
     try:
-        policy = ptype.policy_model.model_validate({**current, **request.policy})
+        policy = settings.policy_for(ptype, request.policy)
     except ValidationError as exc:
         fields = [
             {

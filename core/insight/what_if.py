@@ -124,9 +124,7 @@ def what_if(session: Session, window: Window, policy: ProcessPolicy) -> WhatIf:
 def _finished_runs(
     session: Session, window: Window, points: tuple[str, ...]
 ) -> tuple[list[_Run], int]:
-    cases = session.exec(
-        window.where(select(InsightCase), InsightCase).where(col(InsightCase.ended_at).is_not(None))
-    ).all()
+    cases = session.exec(window.cases().where(col(InsightCase.ended_at).is_not(None))).all()
     events: dict[str, list[InsightEvent]] = defaultdict(list)
     query = window.where(select(InsightEvent), InsightEvent).where(
         col(InsightEvent.actor_kind) == ActorKind.HUMAN.value,
