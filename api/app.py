@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import workspace
 from api.errors import REQUEST_ID, install_error_handlers
 from api.limits import BodyLimit, RateLimiter
 from api.routers import health, insight, me, processes, robot_jobs, tasks
@@ -58,4 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(processes.router)
     app.include_router(insight.router)
+    app.include_router(workspace.router)
+    app.mount(workspace.STATIC_PATH, workspace.static, name="static")
     return app

@@ -16,6 +16,7 @@ import core.inbox
 import core.insight.log
 import core.ledger
 import core.robot_jobs
+import core.web_sessions
 from core.settings import Environment, Settings
 from core.users import seed_demo_users
 

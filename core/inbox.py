@@ -30,6 +30,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    case,
     delete,
     inspect,
     literal,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlalchemy.sql import FromClause, Subquery, exists, func, union, union_all
+from sqlalchemy.sql import select as sql_select
 from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -408,6 +410,67 @@ def read_cursor(cursor: str, sort: TaskSort) -> tuple[Any, ...]:
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: a moment in year 0
         reason = exc if isinstance(exc, BadCursor) else "not a cursor this API gave"
         raise BadCursor(f"{reason}; send the next_cursor of the previous page") from exc
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    """How many open tasks a user sees, in all and by what the inbox filters on. Counting stops
+    at `COUNT_CAP` tasks (`capped`), so a huge inbox costs no more than a capped count."""
+
+    total: int
+    escalated: int
+    overdue: int
+    mine: int
+    by_type: dict[str, int]
+    capped: bool
+
+
+COUNT_CAP = 10_000
+
+
+def count_open(session: Session, name: str, roles: list[str]) -> InboxCounts:
+    audiences = _audiences(name, roles, mine_only=False)
+    table = _TASKS if audiences is None else _CANDIDATES
+    mine = _user_audience(name)
+    assigned = (
+        (_TASKS.c.assignee == name) if audiences is None else (_CANDIDATES.c.audience == mine)
+    )
+    scope = [table.c.status == TaskStatus.OPEN.value]
+    if audiences is not None:
+        scope.append(table.c.audience.in_(audiences))
+    # One row per task (a task has a row per audience); at most the cap of them.
+    rows = (
+        sql_select(
+            table.c.task_id,
+            func.max(table.c.process_type).label("process_type"),
+            func.max(table.c.escalation_level).label("level"),
+            func.min(table.c.due_key).label("due_key"),
+            func.max(case((assigned, 1), else_=0)).label("mine"),
+        )
+        .where(*scope)
+        .group_by(table.c.task_id)
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+    now = datetime.now(UTC)
+    counted = session.execute(
+        sql_select(
+            rows.c.process_type,
+            func.count(),
+            func.sum(case((rows.c.level > 0, 1), else_=0)),
+            func.sum(case((rows.c.due_key < now, 1), else_=0)),
+            func.sum(rows.c.mine),
+        ).group_by(rows.c.process_type)
+    ).all()
+    by_type = {ptype: int(count) for ptype, count, *_ in counted}
+    return InboxCounts(
+        total=sum(by_type.values()),
+        escalated=sum(int(row[2] or 0) for row in counted),
+        overdue=sum(int(row[3] or 0) for row in counted),
+        mine=sum(int(row[4] or 0) for row in counted),
+        by_type=by_type,
+        capped=sum(by_type.values()) > COUNT_CAP,
+    )
 
 
 def may_see(task: HumanTask, name: str, roles: list[str]) -> bool:

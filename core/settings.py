@@ -152,6 +152,12 @@ class Settings(BaseSettings):
     api_query_timeout_seconds: float = Field(
         10.0, gt=0, description="Bound of each query the API sends a run (a worker answers)."
     )
+    workspace_idle_minutes: float = Field(
+        30, gt=0, description="A workspace session ends after this long without a request."
+    )
+    workspace_secure_cookie: bool = Field(
+        False, description="Send the workspace's cookie over HTTPS only (set it behind TLS)."
+    )
     database_pool_size: int = Field(
         10, ge=1, description="Database connections the API keeps open for its requests."
     )

@@ -84,7 +84,7 @@ class ProcessOut(ProcessState):
 
 def _out(state: ProcessState, settings: Settings) -> ProcessOut:
     view = state.model_dump(exclude={"data"})
-    return ProcessOut(**view, **state.data, links=_links(settings, state.process_id))
+    return ProcessOut(**view, **state.data, links=links(settings, state.process_id))
 
 
 class ProcessSummary(BaseModel):
@@ -103,7 +103,7 @@ class ProcessPage(BaseModel):
     next_page: str | None
 
 
-def _links(settings: Settings, process_id: str) -> Links:
+def links(settings: Settings, process_id: str) -> Links:
     ui = settings.temporal_ui_url.rstrip("/")
     return Links(
         self=f"/v1/processes/{process_id}",
@@ -177,7 +177,7 @@ async def start(
         process_id=process_id,
         business_key=started_process.business_key,
         status=ProcessStatus.RUNNING,
-        links=_links(settings, process_id),
+        links=links(settings, process_id),
     )
     status_code = 201 if started_process.created else 200
     return JSONResponse(started.model_dump(mode="json"), status_code=status_code)
@@ -257,8 +257,12 @@ async def get_process(
     process_id: PathId, temporal: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> ProcessOut:
     """Live state, read from the workflow itself (a query), never from a copy."""
-    process = await _readable(temporal, process_id, user)
-    return _out(await _state(temporal, process), settings)
+    return _out(await process_state(temporal, process_id, user), settings)
+
+
+async def process_state(temporal: Temporal, process_id: str, user: User) -> ProcessState:
+    """The live state of a process the caller may read; else 404, as if there were none."""
+    return await _state(temporal, await _readable(temporal, process_id, user))
 
 
 @router.post(
@@ -394,7 +398,7 @@ async def list_processes(
                 stage=attributes.get(search.STAGE) or "",
                 started_at=execution.start_time,
                 closed_at=execution.close_time,
-                links=_links(settings, execution.id),
+                links=links(settings, execution.id),
             )
         )
     page_token = iterator.next_page_token

@@ -5,12 +5,14 @@ refuses it, and answers with its verdict. Tasks outside the caller's roles are 4
 content never leaks.
 """
 
+import asyncio
 import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -34,8 +36,11 @@ from workflows.contracts.priority import Priority
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ACT_UPDATE,
+    PREVIEW_QUERY,
     REFUSED_MALFORMED,
     ActionKind,
+    DecisionPreview,
+    Refusal,
     TaskAction,
     TaskStatus,
     Verdict,
@@ -115,7 +120,7 @@ def _detail(task: inbox.HumanTask) -> TaskDetail:
     )
 
 
-def _task(engine: Engine, task_id: str, user: User, action: Action) -> inbox.HumanTask:
+def visible_task(engine: Engine, task_id: str, user: User, action: Action) -> inbox.HumanTask:
     """The task, if the caller may do `action` to it; else 404, as if there were none. Blocks
     (a short session of its own): call it in a thread."""
     task = in_session(engine, lambda session: session.get(inbox.HumanTask, task_id))
@@ -179,7 +184,7 @@ async def list_tasks(
 
 @router.get("/{task_id}", response_model=TaskDetail, responses=responses(404, 422))
 def get_task(task_id: PathId, engine: EngineDep, user: CurrentUser) -> TaskDetail:
-    return _detail(_task(engine, task_id, user, Action.READ_TASK))
+    return _detail(visible_task(engine, task_id, user, Action.READ_TASK))
 
 
 def _check_decision(task: inbox.HumanTask, body: DecisionIn) -> None:
@@ -204,6 +209,20 @@ _NOT_APPLIED_YET = ApiError(
     "the task's workflow has not answered yet; it may still apply the action: ask again "
     "(with the same Idempotency-Key) later",
 )
+
+
+_CLOSED = ApiError(
+    409, "task_closed", "the task no longer takes actions", {"refusal": Refusal.CLOSED}
+)
+_REFUSAL_CODES = {403: "forbidden", 409: "conflict", 422: "validation_error"}
+
+
+def _raise_refusal(verdict: Verdict) -> None:
+    """Raises the API's error for a refused verdict (`details.refusal` says why, as a code)."""
+    if not verdict.applied:
+        code = _REFUSAL_CODES.get(verdict.status, "refused")
+        details = {"refusal": verdict.refusal} if verdict.refusal else None
+        raise ApiError(verdict.status, code, verdict.reason, details)
 
 
 async def _send(
@@ -246,7 +265,7 @@ class TaskCall:
         user: CurrentUser,
         idempotency_key: IdempotencyKey = None,
     ) -> None:  # FastAPI runs it in a thread: the short lookup blocks no one
-        self.task = _task(engine, task_id, user, Action.ACT_ON_TASK)
+        self.task = visible_task(engine, task_id, user, Action.ACT_ON_TASK)
         self.engine, self.temporal, self.user = engine, temporal, user
         self.signer = signer
         self.idempotency_key = idempotency_key
@@ -270,12 +289,37 @@ class TaskCall:
             if self.idempotency_key:
                 earlier = await temporal.call(verdict_of(handle, action_id), query=True)
             if earlier is None:
-                raise ApiError(409, "task_closed", "the task no longer takes actions") from None
+                raise _CLOSED from None
             verdict = earlier
-        if not verdict.applied:
-            codes = {403: "forbidden", 409: "conflict", 422: "validation_error"}
-            raise ApiError(verdict.status, codes.get(verdict.status, "refused"), verdict.reason)
+        _raise_refusal(verdict)
         return await read(self.engine, lambda session: _reloaded(session, task.task_id))
+
+    async def preview(self, body: DecisionIn) -> None:
+        """Returns when the task's workflow would apply this decision; else raises its refusal.
+        Changes nothing (a query), so it needs no signature."""
+        task, temporal = self.task, self.temporal
+        if task.status != TaskStatus.OPEN:
+            raise _CLOSED
+        action = TaskAction(
+            action_id=str(uuid.uuid4()),
+            kind=ActionKind.DECIDE,
+            user=self.user.name,
+            **body.model_dump(),
+        )
+        handle = temporal.client.get_workflow_handle(task.task_id)
+        query = handle.query(
+            PREVIEW_QUERY,
+            DecisionPreview(action=action, roles=[Role(role) for role in self.user.roles]),
+            result_type=Verdict,
+            rpc_timeout=temporal.query_rpc_timeout,
+        )
+        try:
+            verdict = await temporal.call(query, query=True)
+        except RPCError as exc:
+            if is_closed_or_missing(exc):
+                raise _CLOSED from exc
+            raise
+        _raise_refusal(verdict)
 
     def _action_id(self, kind: ActionKind) -> str:
         """With an Idempotency-Key, a retried request is the same action, applied once; a retry
@@ -330,3 +374,75 @@ async def reassign(body: ReassignIn, call: Call) -> TaskDetail:
             [{"field": "body.assignee", "message": "unknown user"}],
         )
     return await call.act(ActionKind.REASSIGN, assignee=body.assignee)
+
+
+class BulkDecisionIn(DecisionIn):
+    task_ids: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(
+        min_length=1, max_length=100
+    )
+    dry_run: bool = Field(True, description="only say which would be applied, and why not")
+
+
+class BulkItem(BaseModel):
+    task_id: str
+    title: str = ""
+    process_type: str = ""
+    candidate_roles: list[Role] = Field(default_factory=list)
+    assignee: str | None = None
+    applied: bool = Field(description="applied; in a dry run: would be applied")
+    status: int = Field(description="what a decision on this task alone answers(ed)")
+    code: str = ""
+    refusal: Refusal | None = None
+    reason: str = ""
+
+
+class BulkResult(BaseModel):
+    dry_run: bool
+    items: list[BulkItem]
+
+
+# Decisions of a bulk request in flight at once: enough to overlap the workflows' round trips,
+# few enough to leave the database pool to everyone else.
+_BULK_CONCURRENCY = 4
+_ABOUT_TASK = {"title", "process_type", "candidate_roles", "assignee"}
+
+
+@router.post("/bulk-decision", response_model=BulkResult, responses=responses(413, 422))
+async def bulk_decision(
+    body: BulkDecisionIn,
+    engine: EngineDep,
+    temporal: TemporalDep,
+    signer: SignerDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkResult:
+    """One outcome for many tasks: with `dry_run` (the default) it says which would be applied
+    and why each other one would be refused (four-eyes, closed, not yours); without, each is
+    decided as its own decision, in the ledger like any other."""
+    decision = DecisionIn.model_validate(body.model_dump(include={"outcome", "comment", "data"}))
+    gate = asyncio.Semaphore(_BULK_CONCURRENCY)
+
+    async def one(task_id: str) -> BulkItem:
+        item = BulkItem(task_id=task_id, applied=False, status=404)
+        async with gate:
+            try:
+                call = await run_in_threadpool(
+                    TaskCall, task_id, engine, temporal, signer, user, idempotency_key
+                )
+                task = call.task
+                item = BulkItem.model_validate(
+                    {**item.model_dump(), **task.model_dump(include=_ABOUT_TASK)}
+                )
+                _check_decision(call.task, decision)
+                if body.dry_run:
+                    await call.preview(decision)
+                else:
+                    await call.act(ActionKind.DECIDE, **decision.model_dump())
+            except ApiError as exc:
+                details = exc.details if isinstance(exc.details, dict) else {}
+                refused = {"status": exc.status, "code": exc.code, "reason": exc.message}
+                return item.model_copy(update={**refused, "refusal": details.get("refusal")})
+        return item.model_copy(update={"applied": True, "status": 200})
+
+    items = await asyncio.gather(*(one(task_id) for task_id in dict.fromkeys(body.task_ids)))
+    return BulkResult(dry_run=body.dry_run, items=list(items))

@@ -117,4 +117,5 @@ INVOICE_PROCESSING = ProcessType(
         ),
         DesignedStage("compensating", ("cancel the payment",)),
     ),
+    noun="invoice",
 )

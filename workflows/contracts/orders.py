@@ -130,4 +130,5 @@ ORDER_FULFILLMENT = ProcessType(
             ("release stock", "cancel production", "revert forecast", "notify the customer"),
         ),
     ),
+    noun="order",
 )

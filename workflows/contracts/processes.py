@@ -172,6 +172,7 @@ class ProcessType:
     key_prefix: str  # business keys read like SO-7F3A9C21D0
     department: Department  # where it starts; steps no one department owns count here
     design: tuple[DesignedStage, ...]  # its stages as designed, for insight's conformance
+    noun: str = "process"  # what people call one, in sentences: "You requested this order"
 
     def make_run(self, process_input: ProcessInput, context: StartContext) -> ProcessRun:
         return self.run_model.model_validate(

@@ -215,11 +215,36 @@ class TaskAction(BaseModel):
     signature: str = Field("", max_length=200)
 
 
+class Refusal(StrEnum):
+    """Why a task refused an action, for programs (the verdict's reason says it for people)."""
+
+    CLOSED = "closed"
+    UNKNOWN_USER = "unknown_user"
+    FORGED = "forged"
+    INVALID = "invalid"  # the form's checks
+    LACKS_ROLE = "lacks_role"
+    ASSIGNED_ELSEWHERE = "assigned_elsewhere"
+    NOT_AN_APPROVER = "not_an_approver"
+    FOUR_EYES = "four_eyes"
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_CLAIMED = "already_claimed"
+    NOT_THE_ASSIGNEE = "not_the_assignee"  # only the assignee or an admin may release or reassign
+    DELEGATE_LACKS_ROLE = "delegate_lacks_role"
+
+
 class Verdict(BaseModel):
     action_id: str
     applied: bool
     reason: str = ""  # why it was refused
     status: int = 200  # how the API answers: 200, 403, 409, 422
+    refusal: Refusal | None = None  # why, as a code; None for verdicts from before codes
+
+
+class DecisionPreview(BaseModel):
+    """A dry run of a decision: the action as it would be sent and its user's roles."""
+
+    action: TaskAction
+    roles: list[Role]
 
 
 class VerdictLookup(BaseModel):
@@ -345,6 +370,7 @@ ACT_UPDATE = "act_and_answer"  # for the API: the same checks, answered with the
 # The error type of the update's refusal of a malformed action (kept out of the history).
 REFUSED_MALFORMED = "malformed_action"
 VERDICT_QUERY = "verdict"
+PREVIEW_QUERY = "preview"  # would this decision be applied? (changes nothing)
 
 
 def task_id_for(process_id: str, name: str) -> str:

@@ -29,14 +29,17 @@ from workflows.contracts.queues import Queues
 from workflows.contracts.tasks import (
     ACT_SIGNAL,
     ACT_UPDATE,
+    PREVIEW_QUERY,
     REFUSED_MALFORMED,
     TASK_WORKFLOW,
     VERDICT_QUERY,
     ActionKind,
     ActorKind,
     Decision,
+    DecisionPreview,
     InboxActivity,
     LedgerEntry,
+    Refusal,
     TaskAction,
     TaskInput,
     TaskRecord,
@@ -61,9 +64,22 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(second
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, reason: str, forged: bool = False) -> None:
+    def __init__(self, status: int, refusal: Refusal, reason: str) -> None:
         super().__init__(reason)
-        self.status, self.reason, self.forged = status, reason, forged
+        self.status, self.refusal, self.reason = status, refusal, reason
+
+    @property
+    def forged(self) -> bool:
+        return self.refusal is Refusal.FORGED
+
+    def verdict(self, action_id: str) -> Verdict:
+        return Verdict(
+            action_id=action_id,
+            applied=False,
+            reason=self.reason,
+            status=self.status,
+            refusal=self.refusal,
+        )
 
 
 @workflow.defn(name=TASK_WORKFLOW, failure_exception_types=[ValidationError])
@@ -117,6 +133,19 @@ class HumanTaskWorkflow:
     @workflow.query(name=VERDICT_QUERY)
     def verdict(self, action_id: str) -> VerdictLookup:
         return VerdictLookup(verdict=self.state.verdicts.get(action_id))
+
+    @workflow.query(name=PREVIEW_QUERY)
+    def preview(self, preview: DecisionPreview) -> Verdict:
+        """Whether a decision would be applied, and if not why, changing nothing (a dry run).
+        The caller vouches for the roles: a preview grants nothing."""
+        action = preview.action
+        user = UserInfo(name=action.user, exists=True, roles=preview.roles)
+        try:
+            self._check_open()
+            self._check_decision(action, user)
+        except _Refused as refused:
+            return refused.verdict(action.action_id)
+        return Verdict(action_id=action.action_id, applied=True)
 
     @workflow.query
     def record(self) -> TaskRecord:
@@ -252,16 +281,10 @@ class HumanTaskWorkflow:
     async def _handle(self, action: TaskAction) -> None:
         self.handling = action.action_id
         try:
-            if self.result is not None:
-                raise _Refused(409, f"the task is closed ({self.result.outcome})")
+            self._check_open()
             event = await self._apply(action, await self._actor(action))
         except _Refused as refused:
-            verdict = Verdict(
-                action_id=action.action_id,
-                applied=False,
-                reason=refused.reason,
-                status=refused.status,
-            )
+            verdict = refused.verdict(action.action_id)
             if action.kind is ActionKind.DECIDE or refused.forged:
                 await self._ledger(
                     f"{self.task_id}:{action.action_id}",
@@ -290,27 +313,39 @@ class HumanTaskWorkflow:
 
     async def _apply(self, action: TaskAction, user: UserInfo) -> str:
         if not user.exists:
-            raise _Refused(403, f"unknown user {action.user!r}")
+            raise _Refused(403, Refusal.UNKNOWN_USER, f"unknown user {action.user!r}")
         is_admin = "admin" in user.roles
         if action.kind is ActionKind.CLAIM:
             self._check_eligible(user)
             if self.state.assignee not in (None, user.name):
-                raise _Refused(409, f"already claimed by {self.state.assignee}")
+                raise _Refused(
+                    409, Refusal.ALREADY_CLAIMED, f"already claimed by {self.state.assignee}"
+                )
             self.state.assignee = user.name
             return f"claimed by {user.name}"
         if action.kind is ActionKind.RELEASE:
             if self.state.assignee != user.name and not is_admin:
-                raise _Refused(403, "only the assignee or an admin may release the task")
+                raise _Refused(
+                    403,
+                    Refusal.NOT_THE_ASSIGNEE,
+                    "only the assignee or an admin may release the task",
+                )
             self.state.assignee = None
             return f"released by {user.name}"
         if action.kind is ActionKind.REASSIGN:
             if self.state.assignee != user.name and not is_admin:
-                raise _Refused(403, "only the assignee or an admin may reassign the task")
+                raise _Refused(
+                    403,
+                    Refusal.NOT_THE_ASSIGNEE,
+                    "only the assignee or an admin may reassign the task",
+                )
             target = await self._user(action.assignee or "")
             if not set(target.roles) & set(self.state.candidate_roles):
                 # Delegation never carries a decision to someone without the role for it,
                 # whoever delegates (admins included).
-                raise _Refused(403, f"{target.name} lacks a role this task needs")
+                raise _Refused(
+                    403, Refusal.DELEGATE_LACKS_ROLE, f"{target.name} lacks a role this task needs"
+                )
             self.state.assignee = action.assignee
             return f"reassigned by {user.name} to {action.assignee}"
         return await self._decide(action, user)
@@ -323,7 +358,9 @@ class HumanTaskWorkflow:
             return await self._user(action.user)
         user = await self._user(action.user, action)
         if not user.signed:
-            raise _Refused(403, "the action is not signed by Baton (forged or tampered)", True)
+            raise _Refused(
+                403, Refusal.FORGED, "the action is not signed by Baton (forged or tampered)"
+            )
         return user
 
     async def _user(self, name: str, action: TaskAction | None = None) -> UserInfo:
@@ -335,32 +372,52 @@ class HumanTaskWorkflow:
             summary=f"look up {name}",
         )
 
+    def _check_open(self) -> None:
+        if self.result is not None:
+            raise _Refused(409, Refusal.CLOSED, f"the task is closed ({self.result.outcome})")
+
     def _check_eligible(self, user: UserInfo) -> None:
         if self.state.assignee is not None:
             if self.state.assignee != user.name:
-                raise _Refused(403, f"the task is assigned to {self.state.assignee}")
+                raise _Refused(
+                    403,
+                    Refusal.ASSIGNED_ELSEWHERE,
+                    f"the task is assigned to {self.state.assignee}",
+                )
             return
         approvers = self.spec.approval.approvers
         if approvers and self.spec.approval.kind == "k_of_n":
             if user.name not in approvers:
-                raise _Refused(403, f"{user.name} is not one of the approvers")
+                raise _Refused(
+                    403, Refusal.NOT_AN_APPROVER, f"{user.name} is not one of the approvers"
+                )
             return
         if not set(user.roles) & set(self.state.candidate_roles):
             wanted = ", ".join(role.value for role in self.state.candidate_roles)
-            raise _Refused(403, f"{user.name} lacks a role this task needs ({wanted})")
+            raise _Refused(
+                403, Refusal.LACKS_ROLE, f"{user.name} lacks a role this task needs ({wanted})"
+            )
 
     def _check_form(self, action: TaskAction) -> None:
         problems = self.spec.form.problems(action.outcome, action.comment, action.data)
         if problems:
-            raise _Refused(422, "; ".join(map(str, problems)))
+            raise _Refused(422, Refusal.INVALID, "; ".join(map(str, problems)))
 
-    async def _decide(self, action: TaskAction, user: UserInfo) -> str:
+    def _check_decision(self, action: TaskAction, user: UserInfo) -> None:
+        """Raises the refusal of a decision by `user`, who exists (the update and the dry run)."""
         self._check_form(action)
         self._check_eligible(user)
         if self.spec.four_eyes and user.name == self.spec.requester:
-            raise _Refused(403, "four-eyes: the requester may not decide their own request")
+            raise _Refused(
+                403, Refusal.FOUR_EYES, "four-eyes: the requester may not decide their own request"
+            )
         if user.name in (decision.user for decision in self.state.decisions):
-            raise _Refused(403, f"{user.name} has already decided on this task")
+            raise _Refused(
+                403, Refusal.ALREADY_DECIDED, f"{user.name} has already decided on this task"
+            )
+
+    async def _decide(self, action: TaskAction, user: UserInfo) -> str:
+        self._check_decision(action, user)
         assert action.outcome is not None  # _check_form made sure
         self.state.decisions.append(
             Decision(
