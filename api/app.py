@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(me.router)
     app.include_router(robot_jobs.router)
     app.include_router(tasks.router)
+    app.include_router(tasks.bulk_router)
     app.include_router(processes.router)
     app.include_router(insight.router)
     app.include_router(workspace.router)

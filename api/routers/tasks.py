@@ -377,10 +377,12 @@ async def reassign(body: ReassignIn, call: Call) -> TaskDetail:
 
 
 class BulkDecisionIn(DecisionIn):
-    task_ids: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(
+    task_ids: list[Annotated[str, Field(min_length=1, max_length=400, pattern=_PRINTABLE)]] = Field(
         min_length=1, max_length=100
     )
-    dry_run: bool = Field(True, description="only say which would be applied, and why not")
+    dry_run: bool = Field(
+        True, strict=True, description="only say which would be applied, and why not"
+    )
 
 
 class BulkItem(BaseModel):
@@ -407,7 +409,11 @@ _BULK_CONCURRENCY = 4
 _ABOUT_TASK = {"title", "process_type", "candidate_roles", "assignee"}
 
 
-@router.post("/bulk-decision", response_model=BulkResult, responses=responses(413, 422))
+# Its own path: under /v1/tasks it would read as a task id to GET /v1/tasks/{task_id}.
+bulk_router = APIRouter(prefix="/v1", tags=["tasks"], responses=responses(401, 429, 500, 503))
+
+
+@bulk_router.post("/decisions", response_model=BulkResult, responses=responses(413, 422))
 async def bulk_decision(
     body: BulkDecisionIn,
     engine: EngineDep,
