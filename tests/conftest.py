@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from temporalio import workflow
@@ -23,6 +24,7 @@ from core.db import create_tables, make_engine
 from core.settings import Settings, get_settings
 from core.temporal import data_converter, ensure_search_attributes
 from systems.app import create_app as create_systems
+from tests.browser import launched
 from tests.helpers import FAST_POLICY, Stack, processes_worker, serve, temporal_address
 from workers.resources import worker_resources
 from workers.run import run_workers
@@ -195,6 +197,13 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The Baton API served over real HTTP, and a client pointed at it."""
     async with serve(create_api(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the session; each test opens contexts (cookie jars) of its own."""
+    async for launched_browser in launched():
+        yield launched_browser
 
 
 # -- the whole stack, on task queues of the test's own ---------------------------------------

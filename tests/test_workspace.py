@@ -2,6 +2,7 @@
 browser tests (test_workspace_browser.py) drive the same pages in Chromium."""
 
 import re
+
 import httpx
 import pytest
 
@@ -20,10 +21,12 @@ LARGE = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
 
 def test_the_order_form_is_generated_from_its_input_schema() -> None:
     inputs = {i.name: i for i in schema_inputs(OrderInput.model_json_schema())}
-    assert inputs["customer_id"].kind is Kind.TEXT and inputs["customer_id"].required
+    assert inputs["customer_id"].kind is Kind.TEXT
+    assert inputs["customer_id"].required
     assert inputs["message"].kind is Kind.TEXTAREA
     assert inputs["requested_date"].kind is Kind.DATE
-    assert inputs["priority"].kind is Kind.SELECT and "urgent" in inputs["priority"].options
+    assert inputs["priority"].kind is Kind.SELECT
+    assert "urgent" in inputs["priority"].options
     lines = inputs["lines"]
     assert lines.kind is Kind.TABLE
     assert [(c.name, c.kind) for c in lines.columns] == [
@@ -66,7 +69,8 @@ def test_a_task_form_with_prefilled_lines_is_a_typed_table() -> None:
         ],
     )
     lines, note = task_inputs(form)
-    assert lines.kind is Kind.TABLE and [c.kind for c in lines.columns] == [
+    assert lines.kind is Kind.TABLE
+    assert [c.kind for c in lines.columns] == [
         Kind.TEXT,
         Kind.INTEGER,
     ]
@@ -96,30 +100,36 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(stack
     async with httpx.AsyncClient(base_url=stack.api.base_url) as http:
         assert (await http.get("/app/inbox")).status_code == 303  # to the sign-in page
         response = await sign_in(http, BOB)
-        assert response.status_code == 303 and response.headers["location"] == "/app/inbox"
+        assert response.status_code == 303
+        assert response.headers["location"] == "/app/inbox"
         cookie = response.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/app" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "path=/app" in cookie
         inbox = await http.get("/app/inbox")
-        assert inbox.status_code == 200 and "bob" in inbox.text
+        assert inbox.status_code == 200
+        assert "bob" in inbox.text
         old_cookie = http.cookies.get("baton_session")
         out = await http.post("/app/sign-out", data={"csrf": token_in(inbox.text)})
         assert out.status_code == 303
         # The session is gone on the server, not only in this browser: its cookie is refused.
         http.cookies.set("baton_session", old_cookie or "", path="/app")
         after = await http.get("/app/inbox")
-        assert after.status_code == 303 and after.headers["location"].startswith("/app/sign-in")
+        assert after.status_code == 303
+        assert after.headers["location"].startswith("/app/sign-in")
 
 
 async def test_a_wrong_key_or_name_is_refused_on_the_sign_in_page(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.api.base_url) as http:
         wrong = await sign_in(http, "not-a-key")
-        assert wrong.status_code == 401 and "That key is not valid." in wrong.text
+        assert wrong.status_code == 401
+        assert "That key is not valid." in wrong.text
         other = await sign_in(http, BOB, name="alice")
-        assert other.status_code == 401 and "not valid for alice" in other.text
+        assert other.status_code == 401
+        assert "not valid for alice" in other.text
         forged = await http.post("/app/sign-in", data={"form_token": "x", "key": BOB})
-        assert forged.status_code == 403 and "baton_session" not in forged.headers.get(
-            "set-cookie", ""
-        )
+        assert forged.status_code == 403
+        assert "baton_session" not in forged.headers.get("set-cookie", "")
 
 
 async def test_an_idle_session_expires(stack: Stack) -> None:
@@ -150,7 +160,8 @@ async def test_a_forged_or_missing_csrf_token_is_refused_and_changes_nothing(
             assert refused.status_code == 403
             assert "security token is missing or out of date" in refused.text
     waiting = await until(stack, process_id, "waiting")
-    assert waiting["open_tasks"] and waiting["stage"] == "approval"
+    assert waiting["open_tasks"]
+    assert waiting["stage"] == "approval"
 
 
 async def test_bad_input_is_shown_next_to_its_field_and_decides_nothing(stack: Stack) -> None:
@@ -206,17 +217,20 @@ async def test_dave_sees_no_sales_task_and_no_insight(stack: Stack) -> None:
     task_id = await open_task(stack, process_id, BOB)
     async with person(stack, DAVE) as dave:
         task = await dave.get(f"/app/tasks/{task_id}")
-        assert task.status_code == 404 and "not in your inbox" in task.text
+        assert task.status_code == 404
+        assert "not in your inbox" in task.text
         assert (await dave.get("/app/insight")).status_code == 403
         assert (await dave.get("/app/insight/map")).status_code == 403
         inbox = await dave.get("/app/inbox")
-        assert task_id not in inbox.text and "Insight</a>" not in inbox.text
+        assert task_id not in inbox.text
+        assert "Insight</a>" not in inbox.text
 
 
 @pytest.mark.parametrize("path", ["/app/static/app.css", "/app/static/app.js"])
 async def test_assets_are_served_locally(stack: Stack, path: str) -> None:
     response = await stack.api.get(path)
-    assert response.status_code == 200 and len(response.text) > 500
+    assert response.status_code == 200
+    assert len(response.text) > 500
 
 
 async def test_pages_name_no_outside_asset(stack: Stack) -> None:
