@@ -2,6 +2,7 @@
 as pages (the JSON API's errors, raised by the functions the pages call, become sentences)."""
 
 import math
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,6 +81,14 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def page(request: Request) -> Response:
+            began = time.perf_counter()
+            response = await answer(request)
+            # What the server spent on the page, for browsers' developer tools and bench/.
+            spent = (time.perf_counter() - began) * 1000
+            response.headers["Server-Timing"] = f"page;dur={spent:.1f}"
+            return response
+
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except SignInNeeded:

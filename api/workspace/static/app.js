@@ -10,7 +10,7 @@
     if (document.hidden) return;
     let html;
     try {
-      const response = await fetch(window.location.href, { headers: { "X-Live": "1" }, credentials: "same-origin" });
+      const response = await fetch(window.location.href, { credentials: "same-origin" });
       if (!response.ok || response.redirected) return;
       html = await response.text();
     } catch (error) {
