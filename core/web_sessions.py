@@ -36,10 +36,12 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(session: Session, user: User) -> str:
-    """Starts a session for `user` and returns its token (the cookie's value)."""
+def open_session(session: Session, user: User, idle: timedelta) -> str:
+    """Starts a session for `user` and returns its token (the cookie's value). Sessions idle
+    for longer than `idle` (whoever's) are deleted on the way: nobody comes back to them."""
     assert user.id is not None
     token, now = secrets.token_urlsafe(32), datetime.now(UTC)
+    session.exec(delete(WebSession).where(col(WebSession.last_seen) < now - idle))
     session.add(
         WebSession(
             token_hash=_digest(token),
@@ -78,14 +80,6 @@ def resume(session: Session, token: str, idle: timedelta) -> SignedIn | None:
 def close_session(session: Session, token: str) -> None:
     session.exec(delete(WebSession).where(col(WebSession.token_hash) == _digest(token)))
     session.commit()
-
-
-def forget_idle(session: Session, idle: timedelta) -> int:
-    """Deletes the sessions idle for longer than `idle`; returns how many."""
-    cutoff = datetime.now(UTC) - idle
-    result = session.exec(delete(WebSession).where(col(WebSession.last_seen) < cutoff))
-    session.commit()
-    return int(result.rowcount or 0)
 
 
 def same_token(sent: str | None, expected: str) -> bool:

@@ -77,6 +77,10 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             "order": {
                 "customer_id": self.run_input.order.customer_id,
                 "lines": [line.model_dump() for line in self.lines],
+                # The catalogue's price of each line's product, for whoever decides on it.
+                "unit_prices": {
+                    ln.sku: self.prices[ln.sku] for ln in self.lines if ln.sku in self.prices
+                },
                 "amount": self._amount() if self.prices else None,
                 "priority": self.run_input.order.priority.value,
             }

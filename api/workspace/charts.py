@@ -9,11 +9,11 @@ from html import escape
 
 from markupsafe import Markup
 
-BAR_HEIGHT = 22
-GAP = 8
-LABEL_WIDTH = 190
-BAR_AREA = 300
-VALUE_WIDTH = 90
+BAR_HEIGHT = 24
+GAP = 10
+LABEL_WIDTH = 170
+BAR_AREA = 260
+VALUE_WIDTH = 80
 
 
 def bar_chart(
@@ -39,7 +39,7 @@ def bar_chart(
         parts.append(f'<text x="0" y="{BAR_HEIGHT}" class="chart-empty">No data yet</text>')
     for index, (label, value) in enumerate(bars):
         y = GAP + index * (BAR_HEIGHT + GAP)
-        middle = y + BAR_HEIGHT / 2 + 4
+        middle = y + BAR_HEIGHT / 2 + 5
         length = 0.0 if value is None else max(BAR_AREA * value / top, 1.0)
         text = shown(value) if value is not None else "—"
         parts += [

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from api.deps import EngineDep, SettingsDep, read
 from api.errors import ApiError
 from api.limits import RateLimiter
+from api.workspace.forms import humanize
 from core.web_sessions import SignedIn, resume, same_token
 from workflows.contracts.permissions import Action, permits
 
@@ -66,7 +67,9 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-templates.env.filters.update(when=_when, duration=duration, number=_number, percent=_percent)
+templates.env.filters.update(
+    when=_when, duration=duration, number=_number, percent=_percent, label=humanize
+)
 
 
 class SignInNeeded(Exception):
@@ -125,6 +128,7 @@ def render(
     person: SignedIn | None = getattr(request.state, "person", None)
     shared = {
         "person": person,
+        "may_read_insight": person is not None and may(person, Action.READ_INSIGHT),
         "csrf": person.csrf if person else "",
         "prefix": PREFIX,
         "now": datetime.now(UTC),

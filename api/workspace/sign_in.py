@@ -6,6 +6,7 @@ submit), so another site cannot sign someone in under its own key.
 """
 
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -84,7 +85,8 @@ async def sign_in(request: Request, engine: EngineDep, settings: SettingsDep) ->
     if user is None or (name and name != user.name):
         message = "That key is not valid" + (f" for {name}" if name else "") + "."
         return _sign_in_page(request, next_page, 401, message, name)
-    token = await read(engine, lambda session: open_session(session, user))
+    idle = timedelta(minutes=settings.workspace_idle_minutes)
+    token = await read(engine, lambda session: open_session(session, user, idle))
     response = RedirectResponse(_safe_next(next_page), status_code=303)
     response.set_cookie(
         COOKIE,

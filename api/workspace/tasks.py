@@ -145,6 +145,10 @@ async def _task_page(
             "task": task,
             "inputs": inputs,
             "process": process,
+            # The process's own view, unless the task's context already holds it (approvals).
+            "process_view": process.data
+            if process and not set(process.data) <= set(task.context)
+            else {},
             "error": error,
             "problems": problems or {},
             "sent": sent or {},
