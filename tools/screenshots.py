@@ -59,7 +59,6 @@ async def _sign_in(page: Page, name: str, key: str) -> None:
 
 
 async def main(url: str, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
         waiting = [await _start(api, "dev-alice", "order-fulfillment", LARGE) for _ in range(3)]
         done = await _start(api, "dev-alice", "order-fulfillment", SMALL)
@@ -99,4 +98,5 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     options = parser.parse_args()
+    options.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(main(options.url, options.out))
