@@ -284,8 +284,18 @@ async def test_every_user_gets_exactly_what_the_table_grants(stack: Stack) -> No
                 )
     assert not unexpected, "\n".join(unexpected)
 
+    # A bulk decision answers 200 and judges each task as a decision on it alone would: one the
+    # caller may not act on is a 404 item, as if there were none.
+    for name, (key, _roles) in USERS.items():
+        body = {"task_ids": [task_id], "outcome": "approve"}
+        answer = await api.post("/v1/decisions", json=body, headers=as_user(key))
+        assert answer.status_code == 200, answer.text
+        item = answer.json()["items"][0]
+        hidden = not may(name, (Action.ACT_ON_TASK,), task)
+        assert (item["status"] == 404) == hidden, f"{name}: {item}"
+
     # The listings (GET /v1/processes, GET /v1/tasks) show exactly what each user may read.
-    listed_routes = {"GET /v1/processes", "GET /v1/tasks"}
+    listed_routes = {"GET /v1/processes", "GET /v1/tasks", "POST /v1/decisions"}
     assert {c.endpoint for c in cases} | listed_routes == v1_endpoints(stack.settings)
 
     async def listed(key: str, process_id: str) -> bool:

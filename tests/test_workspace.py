@@ -237,4 +237,40 @@ async def test_pages_name_no_outside_asset(stack: Stack) -> None:
     async with person(stack, BOB) as bob:
         for path in ("/app/inbox", "/app/processes", f"/app/start/{ORDER}"):
             html = (await bob.get(path)).text
-            assert not re.search(r'(?:src|href)="(?:https?:)?//', html), path
+            assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html) == [
+                "/app/static/app.css",
+                "/app/static/app.js",
+            ], path
+            assert not re.search(r'src="(?:https?:)?//', html), path
+
+
+async def test_frank_reads_the_figures_and_the_map_of_what_ran(stack: Stack) -> None:
+    small = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 5}]}
+    process_id = await start(stack, ORDER, small, key=ALICE)
+    await until(stack, process_id, "completed")
+    frank = "dev-frank"
+    async with person(stack, frank) as analyst:
+        figures = await analyst.get("/app/insight", params={"process_type": ORDER})
+        assert figures.status_code == 200
+        started = re.search(
+            r'tile-value">(\d+)</span><span class="tile-label">started', figures.text
+        )
+        assert started
+        assert started.group(1) == "1"
+        assert 'role="img" aria-label="Cycle time, median, by process type: order-fulfillment:' in (
+            figures.text
+        )
+        pmap = await analyst.get("/app/insight/map", params={"process_type": ORDER})
+        assert pmap.status_code == 200
+        assert "<svg" in pmap.text
+        assert "1 runs of order-fulfillment; 1 followed the design." in pmap.text
+        unknown = await analyst.get("/app/insight", params={"process_type": "nope"})
+        assert unknown.status_code == 404
+
+
+async def test_pages_may_not_be_framed_nor_cached(stack: Stack) -> None:
+    async with person(stack, BOB) as bob:
+        headers = (await bob.get("/app/inbox")).headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"
+    assert headers["server-timing"].startswith("page;dur=")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import EngineDep, SettingsDep, in_session, read
+from api.limits import RateLimiter
 from api.workspace.pages import (
     COOKIE,
     PREFIX,
@@ -74,6 +75,9 @@ def sign_in_form(
 
 @router.post("/sign-in")
 async def sign_in(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    # Guessing keys costs what any other caller's requests cost: the API's rate, per address.
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.take(f"sign-in:{request.client.host if request.client else ''}")
     form = await request.form()
     next_page, name = field_value(form, "next"), field_value(form, "name")
     if not same_token(field_value(form, "form_token"), request.cookies.get(_SIGN_IN_COOKIE, "")):

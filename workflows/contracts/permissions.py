@@ -107,6 +107,7 @@ PERMISSIONS: dict[Action, Rule] = {
             "POST /v1/tasks/{task_id}/release",
             "POST /v1/tasks/{task_id}/reassign",
             "POST /v1/tasks/{task_id}/decision",
+            "POST /v1/decisions",  # per task: one it may not act on is a 404 item
         ),
     ),
     Action.WORK_ROBOT_JOBS: Rule(
