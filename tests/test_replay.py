@@ -12,8 +12,8 @@ from tests.flows import ReorderedOrderFulfillment
 from workers.registry import PROCESS_WORKFLOWS
 
 # Where keep_history saves today's runs (with BATON_SAVE_HISTORIES=1); runs saved by earlier
-# releases stay in subfolders (before-local-inbox/, before-insight-log/), since those runs may
-# still be open.
+# releases stay in subfolders (before-local-inbox/, before-insight-log/,
+# before-patches-from-the-start/), since those runs may still be open.
 HISTORIES = sorted(helpers.HISTORIES.rglob("*.json"))
 TODAYS = [path for path in HISTORIES if path.parent == helpers.HISTORIES]
 SCENARIOS = {

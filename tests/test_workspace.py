@@ -7,14 +7,10 @@ import httpx
 import pytest
 
 from api.workspace.forms import Kind, parse, problems_by_input, schema_inputs, task_inputs
-from tests.helpers import ALICE, BOB, DAVE, Stack, open_task, start, until, wait_for
-from tests.workspace import person, sign_in, token_in
-from workflows.contracts.orders import ORDER_FULFILLMENT, OrderInput, OrderPolicy
+from tests.helpers import ALICE, BOB, DAVE, Stack, start, until, wait_for
+from tests.workspace import ORDER, large_order, person, sign_in, token_in
+from workflows.contracts.orders import OrderInput
 from workflows.contracts.tasks import FieldType, FormField, TaskForm
-
-ORDER = ORDER_FULFILLMENT.name
-LARGE = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
-
 
 # -- forms, without a server ------------------------------------------------------------------
 
@@ -150,9 +146,7 @@ async def test_an_idle_session_expires(stack: Stack) -> None:
 async def test_a_forged_or_missing_csrf_token_is_refused_and_changes_nothing(
     stack: Stack,
 ) -> None:
-    stack.set_policy(ORDER_FULFILLMENT, OrderPolicy())
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    process_id, task_id = await large_order(stack, ALICE)
     async with person(stack, BOB) as bob:
         url = f"/app/tasks/{task_id}/decide"
         for data in ({"outcome": "approve"}, {"outcome": "approve", "csrf": "forged"}):
@@ -165,9 +159,7 @@ async def test_a_forged_or_missing_csrf_token_is_refused_and_changes_nothing(
 
 
 async def test_bad_input_is_shown_next_to_its_field_and_decides_nothing(stack: Stack) -> None:
-    stack.set_policy(ORDER_FULFILLMENT, OrderPolicy())
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    process_id, task_id = await large_order(stack, ALICE)
     async with person(stack, BOB) as bob:
         page = await bob.get(f"/app/tasks/{task_id}")
         csrf = token_in(page.text)
@@ -175,6 +167,9 @@ async def test_bad_input_is_shown_next_to_its_field_and_decides_nothing(stack: S
         unknown = await bob.post(url, data={"csrf": csrf, "outcome": "ship-it"})
         assert unknown.status_code == 422
         assert re.search(r'id="problem-outcome">[^<]*unknown outcome', unknown.text)
+        no_outcome = await bob.post(url, data={"csrf": csrf})
+        assert no_outcome.status_code == 422
+        assert re.search(r'id="problem-outcome">String should have at least 1', no_outcome.text)
         no_comment = await bob.post(url, data={"csrf": csrf, "outcome": "reject"})
         assert no_comment.status_code == 422
         assert re.search(r'id="problem-comment">[^<]*a comment is required', no_comment.text)
@@ -212,9 +207,7 @@ async def test_a_start_form_with_a_wrong_type_keeps_the_input_and_starts_nothing
 
 
 async def test_dave_sees_no_sales_task_and_no_insight(stack: Stack) -> None:
-    stack.set_policy(ORDER_FULFILLMENT, OrderPolicy())
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    _, task_id = await large_order(stack, ALICE)
     async with person(stack, DAVE) as dave:
         task = await dave.get(f"/app/tasks/{task_id}")
         assert task.status_code == 404

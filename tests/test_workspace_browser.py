@@ -7,19 +7,11 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser import signed_in
 from tests.helpers import ALICE, BOB, DAVE, ERIN, Stack, open_task, start, state, until
-from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
-
-ORDER = ORDER_FULFILLMENT.name
-LARGE = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
+from tests.workspace import ORDER, large_order
 
 
 def _base(stack: Stack) -> str:
     return str(stack.api.base_url)
-
-
-def _patient(stack: Stack) -> None:
-    """Approvals that wait for people (the stack's default policy escalates in 2 s)."""
-    stack.set_policy(ORDER_FULFILLMENT, OrderPolicy())
 
 
 async def _open_from_inbox(page: Page, title: re.Pattern[str]) -> None:
@@ -29,10 +21,8 @@ async def _open_from_inbox(page: Page, title: re.Pattern[str]) -> None:
 
 
 async def test_bob_approves_a_large_order_alice_started(stack: Stack, browser: Browser) -> None:
-    _patient(stack)
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
+    process_id, _ = await large_order(stack, ALICE)
     business_key = process_id.split(":")[1]
-    await open_task(stack, process_id, BOB)
     page = await signed_in(browser, _base(stack), "bob", BOB)
     await expect(page.locator(".counts")).to_contain_text("1 open")
     await _open_from_inbox(page, re.compile(f"Approve order {business_key}"))
@@ -55,10 +45,8 @@ async def test_bob_approves_a_large_order_alice_started(stack: Stack, browser: B
 
 
 async def test_four_eyes_refusal_reads_as_a_sentence(stack: Stack, browser: Browser) -> None:
-    _patient(stack)
-    process_id = await start(stack, ORDER, LARGE, key=BOB)
+    process_id, _ = await large_order(stack, BOB)
     business_key = process_id.split(":")[1]
-    await open_task(stack, process_id, BOB)
     page = await signed_in(browser, _base(stack), "bob", BOB)
     await _open_from_inbox(page, re.compile(f"Approve order {business_key}"))
     await page.get_by_role("button", name="Approve").click()
@@ -71,11 +59,8 @@ async def test_four_eyes_refusal_reads_as_a_sentence(stack: Stack, browser: Brow
 async def test_a_bulk_dry_run_lists_the_refusal_and_applies_the_rest(
     stack: Stack, browser: Browser
 ) -> None:
-    _patient(stack)
-    others = [await start(stack, ORDER, LARGE, key=ALICE) for _ in range(3)]
-    own = await start(stack, ORDER, LARGE, key=BOB)
-    for process_id in [*others, own]:
-        await open_task(stack, process_id, BOB)
+    others = [(await large_order(stack, ALICE))[0] for _ in range(3)]
+    own, _ = await large_order(stack, BOB)
     page = await signed_in(browser, _base(stack), "bob", BOB)
     boxes = page.get_by_role("checkbox", name=re.compile("^Select "))
     await expect(boxes).to_have_count(4)
@@ -102,9 +87,7 @@ async def test_a_bulk_dry_run_lists_the_refusal_and_applies_the_rest(
 
 
 async def test_dave_cannot_open_a_sales_task_nor_insight(stack: Stack, browser: Browser) -> None:
-    _patient(stack)
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    _, task_id = await large_order(stack, ALICE)
     page = await signed_in(browser, _base(stack), "dave", DAVE)
     await expect(page.get_by_role("link", name="Insight")).to_have_count(0)
     response = await page.goto(f"/app/tasks/{task_id}")

@@ -7,7 +7,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from tests.helpers import Stack
+from tests.helpers import BOB, Stack, open_task, start
+from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
+
+ORDER = ORDER_FULFILLMENT.name
+LARGE = {"customer_id": "C-1005", "lines": [{"sku": "PMP-410", "quantity": 20}]}
 
 _TOKEN = re.compile(r'name="(?:csrf|form_token)" value="([^"]+)"')
 
@@ -32,3 +36,11 @@ async def person(stack: Stack, key: str) -> AsyncIterator[httpx.AsyncClient]:
         response = await sign_in(http, key)
         assert response.status_code == 303, response.text
         yield http
+
+
+async def large_order(stack: Stack, requester_key: str) -> tuple[str, str]:
+    """A large order waiting for a sales manager's approval, with the order policy's own hours
+    (the stack's escalates in seconds): its process id and its task's id."""
+    stack.set_policy(ORDER_FULFILLMENT, OrderPolicy())
+    process_id = await start(stack, ORDER, LARGE, key=requester_key)
+    return process_id, await open_task(stack, process_id, BOB)

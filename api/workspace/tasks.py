@@ -6,11 +6,12 @@ and refuses exactly what the API would; a refusal is shown as a sentence on the 
 
 import contextlib
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import EngineDep, PathId, SignerDep, TemporalDep, read
@@ -27,6 +28,7 @@ from workflows.contracts.permissions import Action
 from workflows.contracts.tasks import ActionKind, TaskStatus
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
+Body = TypeVar("Body", bound=BaseModel)
 
 PAGE_SIZE = 50
 _SORTS = {
@@ -180,6 +182,20 @@ def _about(call: tasks_api.TaskCall | None, outcome: str = "") -> About:
     )
 
 
+def _valid(model: type[Body], **fields: Any) -> Body:
+    """The API's request body from a form's fields; a field the model refuses is a 422 by
+    that field, as the API would answer."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(["body", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field'].removeprefix('body.')}: {p['message']}" for p in problems)
+        raise ApiError(422, "validation_error", summary, problems) from None
+
+
 @router.post("/tasks/{task_id}/{action}")
 async def act_on_task(
     request: Request,
@@ -215,8 +231,11 @@ async def act_on_task(
                     problems={f"data.{k}": v for k, v in parsed.problems.items()},
                     sent=parsed.sent,
                 )
-            body = tasks_api.DecisionIn(
-                outcome=outcome, comment=field_value(form, "comment"), data=parsed.values
+            body = _valid(
+                tasks_api.DecisionIn,
+                outcome=outcome,
+                comment=field_value(form, "comment"),
+                data=parsed.values,
             )
             await tasks_api.decide(body, call)
         elif action is ActionKind.REASSIGN:
@@ -229,7 +248,7 @@ async def act_on_task(
                     f"Assignee: {message}.",
                     [{"field": "body.assignee", "message": message}],
                 )
-            await tasks_api.reassign(tasks_api.ReassignIn(assignee=assignee), call)
+            await tasks_api.reassign(_valid(tasks_api.ReassignIn, assignee=assignee), call)
         else:
             await call.act(action)
     except ApiError as exc:
@@ -267,12 +286,13 @@ async def bulk(
     dry_run = field_value(form, "step") != "apply"
     if not task_ids:
         raise ApiError(422, "validation_error", "Select at least one task first.")
-    try:
-        body = tasks_api.BulkDecisionIn(
-            task_ids=task_ids, outcome=outcome or "?", comment=comment, dry_run=dry_run
-        )
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", f"The selection is not valid: {exc}") from None
+    body = _valid(
+        tasks_api.BulkDecisionIn,
+        task_ids=task_ids,
+        outcome=outcome,
+        comment=comment,
+        dry_run=dry_run,
+    )
     key = field_value(form, "action_key") or None
     result = await tasks_api.bulk_decision(body, engine, temporal, signer, person.user, key)
 

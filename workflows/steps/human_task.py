@@ -55,6 +55,7 @@ from workflows.contracts.tasks import (
 )
 from workflows.steps.calls import call, inbox_call
 from workflows.steps.ledger import record_decision
+from workflows.steps.patches import Patches
 
 SIGNED_ACTIONS = "signed-actions"  # the patch that made the workflow verify signatures
 # A timer applied this much after its time says so in the task's history (after an outage).
@@ -100,6 +101,7 @@ class HumanTaskWorkflow:
         self.result: TaskResult | None = None
         self.shown_waiting_on: str | None = None
         self.handling: str | None = None  # the action being checked now (it awaits activities)
+        self.patches = Patches()
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -354,7 +356,7 @@ class HumanTaskWorkflow:
         """Who acts: their roles from the database, never from the signal, and the action
         only if Baton's API or CLI signed it (runs from before signing was checked replay as
         they ran)."""
-        if not workflow.patched(SIGNED_ACTIONS):
+        if not self.patches.patched(SIGNED_ACTIONS):
             return await self._user(action.user)
         user = await self._user(action.user, action)
         if not user.signed:

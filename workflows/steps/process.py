@@ -54,6 +54,7 @@ from workflows.contracts.processes import (
 from workflows.contracts.tasks import ActorKind, LedgerEntry, TaskResult, TaskSpec
 from workflows.steps.calls import AI_TIMEOUT, BOT_TIMEOUT, R, call, inbox_call
 from workflows.steps.ledger import record_decision
+from workflows.steps.patches import Patches
 from workflows.steps.saga import Saga
 from workflows.steps.tracker import Tracker
 
@@ -129,6 +130,7 @@ class Process(Generic[RunT]):
             before_waiting=self.record,
         )
         self.saga = Saga()
+        self.patches = Patches()
         # Every step at the run's priority (set again explicitly: runs started before the
         # start carried one have none to inherit).
         self.priority = run.priority.for_temporal(self.process_type.name)
@@ -184,7 +186,7 @@ class Process(Generic[RunT]):
                     await self._cancelled()
                     raise asyncio.CancelledError from failure
                 refused = _refusal(failure)
-                if refused is None or not workflow.patched(REFUSALS_REJECT):
+                if refused is None or not self.patches.patched(REFUSALS_REJECT):
                     await self._failed(failure)
                 else:
                     await self._rejected(refused)
@@ -239,7 +241,7 @@ class Process(Generic[RunT]):
         """Writes the run as it stands to insight's event log: before the process waits on
         people or a date, and when it ends. Runs from before the patch write nothing (the
         rebuild reads them from their histories)."""
-        if not self.run_input.insight_log or not workflow.patched(INSIGHT_LOG):
+        if not self.run_input.insight_log or not self.patches.patched(INSIGHT_LOG):
             return
         state = self.live_state()
         await inbox_call(
