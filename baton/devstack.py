@@ -461,6 +461,7 @@ class DevStack:
         lines = [
             "",
             f"Baton is up ({seconds:.1f}s).",
+            f"  Workspace    {self.api_url}/app   (sign in with a key below)",
             f"  API          {self.api_url}   (OpenAPI docs: {self.api_url}/docs)",
             f"  Temporal UI  {s.temporal_ui_url}",
             f"  Codec server {s.codec_endpoint}   (sign in there to read payloads in the UI)",
