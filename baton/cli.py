@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -148,40 +149,77 @@ def start(
     asyncio.run(main())
 
 
+# What a deploy carries over: the processes and human tasks still running.
+RUNNING = "ExecutionStatus = 'Running' AND BatonProcessType IS NOT NULL"
+
+
 @app.command()
 def replay(
     workflow_id: Annotated[
         str | None, typer.Argument(help="Fetch this run from Temporal (or name the file's run).")
     ] = None,
     history: Annotated[Path | None, typer.Option(help="A saved history (JSON).")] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(help="Replay every run this visibility query finds, e.g. one type's."),
+    ] = None,
+    running: Annotated[
+        bool, typer.Option("--running", help="Replay every running process and task.")
+    ] = False,
 ) -> None:
-    """Replay a run against today's code and say whether it is still deterministic."""
-    from core.replay import fetch_history, load_history
+    """Replay runs against today's code and say whether they are still deterministic: one run,
+    a saved history, or (before a deploy) every run a query finds; exits 1 naming each that
+    would break."""
+    from core.replay import ReplayOutcome, fetch_history, load_history, replay_query
     from core.replay import replay as replay_history
     from core.temporal import connect
     from workers.registry import PROCESS_WORKFLOWS
 
-    if workflow_id is None and history is None:
-        typer.echo("error: give a WORKFLOW_ID or --history FILE.json", err=True)
+    chosen = [workflow_id is not None or history is not None, query is not None, running]
+    if sum(chosen) != 1:
+        typer.echo(
+            "error: give one of a WORKFLOW_ID or --history FILE.json, --query or --running",
+            err=True,
+        )
         raise typer.Exit(2)
     settings = command_settings()
 
-    async def main() -> bool:
-        if history is not None:  # a WORKFLOW_ID given too names the run in the file
-            events = load_history(history, workflow_id)
-        else:
-            assert workflow_id is not None
-            events = await fetch_history(await connect(settings), workflow_id)
-        outcome = await replay_history(events, PROCESS_WORKFLOWS)
+    def say(outcome: ReplayOutcome) -> None:
         if outcome.deterministic:
             typer.echo(f"deterministic: {outcome.workflow_type} {outcome.workflow_id}")
         else:
             typer.echo(
                 f"NOT deterministic: {outcome.workflow_type} {outcome.workflow_id}\n{outcome.error}"
             )
+
+    async def one() -> bool:
+        if history is not None:  # a WORKFLOW_ID given too names the run in the file
+            events = load_history(history, workflow_id)
+        else:
+            assert workflow_id is not None
+            events = await fetch_history(await connect(settings), workflow_id)
+        outcome = await replay_history(events, PROCESS_WORKFLOWS)
+        say(outcome)
         return outcome.deterministic
 
-    raise typer.Exit(0 if asyncio.run(main()) else 1)
+    async def every(visibility_query: str) -> bool:
+        client = await connect(settings)
+        total = (await client.count_workflows(visibility_query)).count
+        broken: list[ReplayOutcome] = []
+        with typer.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+            async for outcome in replay_query(client, visibility_query, PROCESS_WORKFLOWS):
+                bar.update(1)
+                if not outcome.deterministic:
+                    broken.append(outcome)
+        for outcome in broken:
+            say(outcome)
+        typer.echo(
+            f"{total} runs replayed: {total - len(broken)} deterministic, {len(broken)} would break"
+        )
+        return not broken
+
+    work = one() if chosen[0] else every(query or RUNNING)
+    raise typer.Exit(0 if asyncio.run(work) else 1)
 
 
 @app.command()

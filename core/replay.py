@@ -1,6 +1,7 @@
 """Replays a run's history against today's workflow code: is it still deterministic?"""
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,35 @@ async def replay(
     workflows: tuple[type, ...],
     converter: DataConverter | None = None,
 ) -> ReplayOutcome:
-    """Replays with the converter of every client (default: from the settings), so sealed
-    histories open; plain ones (saved before the codec, or opened) pass through."""
-    converter = converter or data_converter(get_settings())
-    replayer = Replayer(workflows=workflows, data_converter=converter)
+    """Replays one history against `workflows`."""
+    replayer = _replayer(workflows, converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    return _outcome(history, result.replay_failure)
+
+
+async def replay_query(
+    client: Client,
+    query: str,
+    workflows: tuple[type, ...],
+    converter: DataConverter | None = None,
+) -> AsyncIterator[ReplayOutcome]:
+    """Replays every run a visibility query finds (e.g. the running processes a deploy would
+    carry over) against `workflows`, one outcome per run as it is replayed."""
+    replayer = _replayer(workflows, converter)
+    histories = client.list_workflows(query).map_histories()
+    async with replayer.workflow_replay_iterator(histories) as results:
+        async for result in results:
+            yield _outcome(result.history, result.replay_failure)
+
+
+def _replayer(workflows: tuple[type, ...], converter: DataConverter | None) -> Replayer:
+    """With the converter of every client (default: from the settings), so sealed histories
+    open; plain ones (saved before the codec, or opened) pass through."""
+    return Replayer(workflows=workflows, data_converter=converter or data_converter(get_settings()))
+
+
+def _outcome(history: WorkflowHistory, failure: Exception | None) -> ReplayOutcome:
     started = history.events[0].workflow_execution_started_event_attributes
-    failure = result.replay_failure
     return ReplayOutcome(
         workflow_id=history.workflow_id,
         workflow_type=started.workflow_type.name,

@@ -1,15 +1,21 @@
 """Every saved history replays against today's code: a non-deterministic change fails CI."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from baton.cli import app
 from core.replay import load_history, replay
+from core.settings import get_settings
 from tests import helpers
 from tests.flows import ReorderedOrderFulfillment
+from tests.helpers import ALICE, Stack, wait_for
+from tests.workspace import large_order
+from workers import registry
 from workers.registry import PROCESS_WORKFLOWS
+from workflows.steps.human_task import HumanTaskWorkflow
 
 # Where keep_history saves today's runs (with BATON_SAVE_HISTORIES=1); runs saved by earlier
 # releases stay in subfolders (before-local-inbox/, before-insight-log/,
@@ -59,3 +65,38 @@ def test_the_replay_command() -> None:
     assert result.output.startswith("deterministic: OrderFulfillment")
     neither = CliRunner().invoke(app, ["replay"])
     assert neither.exit_code == 2
+
+
+async def test_replaying_running_processes_catches_a_changed_workflow(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a deploy: the running processes and tasks replay against the code about to run."""
+    for name, value in {
+        "BATON_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "BATON_DATA_DIR": str(stack.settings.data_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    process_id, task_id = await large_order(stack, ALICE)
+    query = f"WorkflowId IN ('{process_id}', '{task_id}')"
+
+    async def both_listed() -> bool:
+        return (await stack.client.count_workflows(query)).count == 2
+
+    await wait_for(both_listed, "the two runs in Temporal's visibility")
+
+    def replay_them() -> Result:
+        return CliRunner().invoke(app, ["replay", "--query", query])
+
+    today = await asyncio.to_thread(replay_them)
+    assert today.exit_code == 0, today.output
+    assert "2 runs replayed: 2 deterministic, 0 would break" in today.output
+    changed = (ReorderedOrderFulfillment, HumanTaskWorkflow)
+    monkeypatch.setattr(registry, "PROCESS_WORKFLOWS", changed)
+    careless = await asyncio.to_thread(replay_them)
+    assert careless.exit_code == 1
+    assert f"NOT deterministic: OrderFulfillment {process_id}" in careless.output
+    assert "2 runs replayed: 1 deterministic, 1 would break" in careless.output
+    both = CliRunner().invoke(app, ["replay", "--running", "--query", query])
+    assert both.exit_code == 2
+    get_settings.cache_clear()
