@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
+import core.events
 import core.inbox
 import core.insight.log
 import core.ledger

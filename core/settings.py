@@ -47,6 +47,30 @@ class UnitCosts(BaseModel):
         return self.hourly.get(role, self.default_hourly)
 
 
+class EventRoute(BaseModel):
+    """What a business event of one type does: signal a running process of `process_type`
+    (the event's `key` is its business key, its `data` the signal's payload), or start one
+    (its `data` is the input)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    process_type: str
+    signal: str | None = Field(None, description="the signal it sends; none: it starts one")
+
+    def starts(self) -> bool:
+        return self.signal is None
+
+
+def _default_routes() -> dict[str, EventRoute]:
+    return {
+        "finance.credit_note_received": EventRoute(
+            process_type="invoice-processing", signal="credit_note"
+        ),
+        "crm.message_received": EventRoute(process_type="order-fulfillment"),
+        "erp.invoice_received": EventRoute(process_type="invoice-processing"),
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
 
@@ -191,6 +215,19 @@ class Settings(BaseSettings):
         20, ge=1, description="Decisions a human step needs before it can be a candidate."
     )
 
+    event_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='JSON: each event source\'s HMAC secret, e.g. {"erp": "…", "crm": "…"}; '
+        "a source not listed is unknown (404).",
+    )
+    event_routes: dict[str, EventRoute] = Field(
+        default_factory=_default_routes,
+        description="JSON: what each event type does (see EventRoute).",
+    )
+    event_window_seconds: int = Field(
+        300, ge=1, description="How far an event's signed timestamp may be from now."
+    )
+
     ai_provider: AIProvider = AIProvider.LOCAL
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr = SecretStr("")
@@ -205,6 +242,20 @@ class Settings(BaseSettings):
         if not host or not port.isdigit():
             raise ValueError("expected host:port, e.g. localhost:7233")
         return value
+
+    @field_validator("event_routes")
+    @classmethod
+    def _known_routes(cls, routes: dict[str, EventRoute]) -> dict[str, EventRoute]:
+        for name, route in routes.items():
+            ptype = PROCESS_TYPES.get(route.process_type)
+            if ptype is None:
+                raise ValueError(f"{name}: unknown process type {route.process_type!r}")
+            if route.signal is not None and route.signal not in ptype.signals:
+                raise ValueError(
+                    f"{name}: {ptype.name} takes no signal {route.signal!r}; "
+                    f"one of {sorted(ptype.signals)}"
+                )
+        return routes
 
     @field_validator("policies")
     @classmethod

@@ -118,4 +118,5 @@ INVOICE_PROCESSING = ProcessType(
         DesignedStage("compensating", ("cancel the payment",)),
     ),
     noun="invoice",
+    signals={CREDIT_NOTE_SIGNAL: CreditNote},
 )

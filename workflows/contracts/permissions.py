@@ -25,6 +25,7 @@ class Action(StrEnum):
     MANAGE_USERS = "users.manage"
     MANAGE_SCHEDULES = "schedules.manage"
     MANAGE_EVENTS = "events.manage"
+    SEND_EVENT = "events.send"
 
 
 class Relation(StrEnum):
@@ -135,6 +136,12 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.MANAGE_USERS: Rule("manage users and keys", _ADMIN, endpoints=("* /v1/users*",)),
     Action.MANAGE_SCHEDULES: Rule("manage schedules", _ADMIN, endpoints=("* /v1/schedules*",)),
     Action.MANAGE_EVENTS: Rule("manage business events", _ADMIN, endpoints=("* /v1/events*",)),
+    Action.SEND_EVENT: Rule(
+        "send a business event",
+        refusal=401,
+        note="no API key: a source listed in BATON_EVENT_SECRETS, signing with its secret",
+        endpoints=("POST /v1/events/{source}",),
+    ),
 }
 
 NOTHING = Subject()

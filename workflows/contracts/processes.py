@@ -1,7 +1,8 @@
 """What every process shares: its input and run, its live state as the API shows it, and its
 catalogue entry (the one place that names its workflow type, policy and roles)."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -173,6 +174,8 @@ class ProcessType:
     department: Department  # where it starts; steps no one department owns count here
     design: tuple[DesignedStage, ...]  # its stages as designed, for insight's conformance
     noun: str = "process"  # what people call one, in sentences: "You requested this order"
+    # The signals other systems may send a run (business events), and each one's payload.
+    signals: Mapping[str, type[BaseModel]] = field(default_factory=dict)
 
     def make_run(self, process_input: ProcessInput, context: StartContext) -> ProcessRun:
         return self.run_model.model_validate(
