@@ -3,13 +3,16 @@ applied once however often they are sent."""
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from core.events import SIGNATURE_HEADER, sign
+from core.events import SIGNATURE_HEADER, ReceivedEvent, remember, sign
 from core.settings import Settings
 from tests.helpers import DAVE, Stack, decide, open_task, start, until
 from tests.test_invoice_processing import FAST, INVOICE, invoice_text
@@ -131,3 +134,25 @@ async def test_what_is_refused_before_anything_happens(sources: Stack) -> None:
 def test_a_route_to_nowhere_is_refused_at_start_up(route: dict[str, str], wrong: str) -> None:
     with pytest.raises(ValidationError, match=wrong):
         Settings(_env_file=None, event_routes={"x.happened": route})
+
+
+@pytest.mark.postgres
+def test_an_event_sent_twice_at_once_is_remembered_once(engine: Engine) -> None:
+    """Two requests with the same event that both found it new: the second to write gets the
+    first one's record (and answers as a repeat)."""
+
+    def received(process_id: str) -> ReceivedEvent:
+        return ReceivedEvent(
+            source="erp",
+            event_id="erp-1",
+            type="erp.invoice_received",
+            action="started",
+            process_id=process_id,
+            received_at=datetime.now(UTC),
+        )
+
+    with Session(engine, expire_on_commit=False) as session:
+        first = remember(session, received("invoice-processing:IN-1"))
+    with Session(engine, expire_on_commit=False) as session:
+        second = remember(session, received("invoice-processing:IN-2"))
+    assert second.process_id == first.process_id == "invoice-processing:IN-1"
