@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from baton import insight_cli
+from baton import insight_cli, processes_cli
 from core.logging import command_settings
 from workflows.contracts.queues import TaskQueue
 from workflows.contracts.roles import Role
@@ -21,6 +21,7 @@ app.add_typer(tasks, name="tasks")
 ledger = typer.Typer(help="The decision ledger: who or what decided, and proof it is unchanged.")
 app.add_typer(ledger, name="ledger")
 app.add_typer(insight_cli.app, name="insight")
+app.add_typer(processes_cli.app, name="processes")
 
 
 @app.command()
