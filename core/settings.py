@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEV
     data_dir: Path = Field(Path(".data"), description="Where the embedded stack keeps its files.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one object a line, with the process, run and activity."
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
