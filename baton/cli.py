@@ -10,6 +10,7 @@ import typer
 
 from baton import insight_cli, processes_cli
 from core.logging import command_settings
+from core.tracing import configure as configure_tracing
 from workflows.contracts.queues import TaskQueue
 from workflows.contracts.roles import Role
 
@@ -45,6 +46,7 @@ def worker(
     from workers.run import run_workers
 
     settings = command_settings()
+    configure_tracing(settings, "baton-worker")
     queues = queue or list(TaskQueue)
 
     async def main() -> None:
@@ -67,6 +69,7 @@ def api() -> None:
     from api.app import create_app
 
     settings = command_settings()
+    configure_tracing(settings, "baton-api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -218,6 +218,11 @@ class Settings(BaseSettings):
         20, ge=1, description="Decisions a human step needs before it can be a candidate."
     )
 
+    otel_endpoint: str = Field(
+        "",
+        description="OTLP/HTTP collector (e.g. http://otel-collector:4318): traces go there; "
+        "empty: no tracing.",
+    )
     event_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='JSON: each event source\'s HMAC secret, e.g. {"erp": "…", "crm": "…"}; '

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from core import tracing
 from core.codec import SealingCodec, load_keyring
 from core.settings import Settings
 from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES, type_name
@@ -32,6 +33,7 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
+        interceptors=tracing.interceptors(settings),
         lazy=lazy,
     )
 

@@ -27,6 +27,7 @@ from core.settings import Settings
 from tests.flows import TEST_WORKFLOWS
 from workers.registry import content_for
 from workers.resources import Resources
+from workers.run import WORKFLOW_RUNNER
 from workflows.contracts.orders import OrderPolicy
 from workflows.contracts.processes import ProcessType
 from workflows.contracts.queues import Queues, TaskQueue
@@ -254,4 +255,5 @@ def processes_worker(client: Client, resources: Resources, prefix: str) -> Worke
         task_queue=f"{prefix}{TaskQueue.PROCESSES.value}",
         workflows=[*content.workflows, *TEST_WORKFLOWS],
         activities=content.activities,
+        workflow_runner=WORKFLOW_RUNNER,
     )

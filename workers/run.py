@@ -17,9 +17,12 @@ log = logging.getLogger(__name__)
 
 # In-flight activities get this long to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-# The contracts are stateless data models: loaded once, not again for every workflow run.
-_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.contracts")
+# The contracts are stateless data models: loaded once, not again for every workflow run;
+# OpenTelemetry keeps its context and providers across runs (the tracing interceptor's).
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "workflows.contracts", "opentelemetry"
+    )
 )
 
 
@@ -41,7 +44,7 @@ def build_worker(
         max_concurrent_activities=content.max_concurrent_activities,
         max_task_queue_activities_per_second=content.max_activities_per_second,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflow_runner=_RUNNER,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 

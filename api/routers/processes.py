@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import (
     WorkflowExecutionDescription,
@@ -35,6 +36,7 @@ from api.errors import ApiError, field_error, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import processes
 from core.settings import Settings
+from core.tracing import process_attributes
 from core.users import User
 from workflows.contracts import search_attributes as search
 from workflows.contracts.catalogue import PROCESS_TYPES
@@ -173,6 +175,7 @@ async def start(
             [{"field": "header.Idempotency-Key", "message": "used before with another body"}],
         ) from None
     process_id = started_process.process_id
+    trace.get_current_span().set_attributes(process_attributes(process_id))
     started = Started(
         process_id=process_id,
         business_key=started_process.business_key,
