@@ -23,6 +23,8 @@ ledger = typer.Typer(help="The decision ledger: who or what decided, and proof i
 app.add_typer(ledger, name="ledger")
 app.add_typer(insight_cli.app, name="insight")
 app.add_typer(processes_cli.app, name="processes")
+db = typer.Typer(help="Baton's own database: its schema's migrations.")
+app.add_typer(db, name="db")
 
 
 @app.command()
@@ -224,6 +226,31 @@ def replay(
 
     work = one() if chosen[0] else every(query or RUNNING)
     raise typer.Exit(0 if asyncio.run(work) else 1)
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the newest schema (`baton dev` and `baton setup` do it first)."""
+    from core import migrations
+    from core.db import make_engine
+
+    settings = command_settings()
+    engine = make_engine(settings.resolved_database_url)
+    applied = migrations.upgrade(engine)
+    typer.echo(f"applied {', '.join(applied)}" if applied else "nothing to apply")
+    typer.echo(f"at {migrations.current(engine)} (head {migrations.head()})")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Say which revision the database is at; exit 1 when it is behind the code's head."""
+    from core import migrations
+    from core.db import make_engine
+
+    settings = command_settings()
+    at, head = migrations.current(make_engine(settings.resolved_database_url)), migrations.head()
+    typer.echo(f"at {at or 'nothing (run baton db upgrade)'} (head {head})")
+    raise typer.Exit(0 if at == head else 1)
 
 
 @app.command()

@@ -10,14 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-import core.events
-import core.inbox
-import core.insight.log
-import core.ledger
-import core.robot_jobs
-import core.web_sessions
+from core import migrations
 from core.settings import Environment, Settings
 from core.users import seed_demo_users
 
@@ -54,10 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
-    # No migrations yet: tables of an earlier version get their new columns here.
-    core.ledger.add_chain_columns(engine)
-    core.inbox.add_listing_columns(engine)
+    """Brings the database to the head of Baton's migrations: an empty one gets every table,
+    an earlier one what it lacks (core/migrations). Safe at every start."""
+    migrations.upgrade(engine)
 
 
 def ping(engine: Engine) -> None:

@@ -66,8 +66,10 @@ def setup_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
-    # The HTTP client logs every request at INFO; that drowns the process logs.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The HTTP client logs every request at INFO, Alembic every look at the schema: that
+    # drowns the process logs (`baton db upgrade` says what it applied).
+    for chatty in ("httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     root._baton_configured = True  # type: ignore[attr-defined]
 
 

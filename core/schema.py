@@ -1,6 +1,5 @@
-"""What Baton's tables share: timestamps that keep their zone, and upgrading a table made by an
-earlier version, until Baton has migrations (`create_all` makes missing tables, never missing
-columns)."""
+"""What Baton's tables share: timestamps that keep their zone, and adding a column to a table of
+a release from before migrations (core/migrations brings those to its baseline with it)."""
 
 from datetime import UTC, datetime
 

@@ -19,6 +19,7 @@ from api.app import create_app
 from core import inbox as inbox_module
 from core.db import create_tables, make_engine, session_scope
 from core.inbox import HumanTask, TaskCandidate, TaskSort, write_task
+from core.migrations import AFTER_BASELINE
 from core.settings import Settings
 from core.users import add_user
 from tests.helpers import BOB, CAROL, ERIN, serve
@@ -338,8 +339,11 @@ async def test_a_bad_cursor_is_422_naming_the_field(inbox: Inbox, cursor: str, s
 
 
 def as_before_the_listing(engine: Engine) -> None:
-    """Turns the inbox into an earlier version's: no audience rows, no listing columns."""
+    """Turns the inbox into an earlier version's: no audience rows, no listing columns (and,
+    as then, no migrations and none of the tables they added later)."""
     with engine.begin() as connection:
+        for table in ("alembic_version", *AFTER_BASELINE):
+            connection.execute(text(f"DROP TABLE {table}"))
         connection.execute(text("DROP TABLE human_task_candidates"))
         for index in HumanTask.__table__.indexes:  # type: ignore[attr-defined]
             connection.execute(text(f"DROP INDEX {index.name}"))
