@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,6 +42,17 @@ class ApiError(StarletteHTTPException):
     ) -> None:
         super().__init__(status_code=status, detail=message, headers=headers)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def invalid(exc: ValidationError, where: str, what: str) -> ApiError:
+    """A 422 naming each field pydantic refused, under `where` (e.g. "body.data"), with a
+    summary that says `what` was invalid (e.g. "input")."""
+    fields = [
+        {"field": ".".join([where, *map(str, error["loc"])]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    summary = "; ".join(f"{field['field']}: {field['message']}" for field in fields)
+    return ApiError(422, "validation_error", f"invalid {what}: {summary}", fields)
 
 
 def field_error(status: int, code: str, field: str, message: str) -> ApiError:

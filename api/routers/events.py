@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from temporalio.service import RPCError
 
 from api.deps import EngineDep, PathId, SettingsDep, TemporalDep, read
-from api.errors import ApiError, responses
+from api.errors import ApiError, invalid, responses
 from api.limits import RateLimiter
 from api.temporal import Temporal, is_closed_or_missing
 from core import events, processes
@@ -63,12 +63,7 @@ def _payload(model: type[Payload], data: dict[str, Any]) -> Payload:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = [
-            {"field": ".".join(["body", "data", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        raise ApiError(422, "validation_error", f"invalid data: {summary}", fields) from None
+        raise invalid(exc, "body.data", "data") from None
 
 
 @router.post(
@@ -105,12 +100,7 @@ async def receive(
     try:
         event = EventIn.model_validate_json(body)
     except ValidationError as exc:
-        fields = [
-            {"field": ".".join(["body", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        raise ApiError(422, "validation_error", f"invalid event: {summary}", fields) from None
+        raise invalid(exc, "body", "event") from None
     done = await read(engine, lambda session: events.received(session, source, event.id))
     repeated = done is not None
     if done is None:

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, Validatio
 
 from api.authz import allowed
 from api.deps import EngineDep, SettingsDep, read
-from api.errors import ApiError, field_error, responses
+from api.errors import field_error, invalid, responses
 from core.insight.exports import ExportFormat, export
 from core.insight.kpis import KpiReport, kpis_by_settings
 from core.insight.log import Window
@@ -147,13 +147,5 @@ async def post_what_if(
     try:
         policy = settings.policy_for(ptype, request.policy)
     except ValidationError as exc:
-        fields = [
-            {
-                "field": ".".join(["body", "policy", *(str(p) for p in error["loc"])]),
-                "message": error["msg"],
-            }
-            for error in exc.errors()
-        ]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        raise ApiError(422, "validation_error", f"invalid policy: {summary}", fields) from None
+        raise invalid(exc, "body.policy", "policy") from None
     return await read(engine, lambda session: what_if(session, window, policy))

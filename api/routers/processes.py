@@ -32,7 +32,7 @@ from api.authz import (
     with_requester_roles,
 )
 from api.deps import CurrentUser, EngineDep, PathId, SettingsDep, TemporalDep
-from api.errors import ApiError, field_error, responses
+from api.errors import ApiError, field_error, invalid, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import processes
 from core.settings import Settings
@@ -155,12 +155,7 @@ async def start(
     try:
         process_input = ptype.input_model.model_validate(body)
     except ValidationError as exc:
-        fields = [
-            {"field": ".".join(["body", *(str(p) for p in e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        raise ApiError(422, "validation_error", f"invalid input: {summary}", fields) from None
+        raise invalid(exc, "body", "input") from None
     try:
         started_process = await temporal.call(
             processes.start_process(

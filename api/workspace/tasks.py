@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import EngineDep, PathId, SignerDep, TemporalDep, read
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.routers import tasks as tasks_api
 from api.routers.processes import process_state
 from api.workspace.forms import Input, parse, problems_by_input, refilled, task_inputs
@@ -31,6 +31,7 @@ router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False
 Body = TypeVar("Body", bound=BaseModel)
 
 PAGE_SIZE = 50
+_NEEDS_A_LOOK = "Some fields need another look; nothing was decided."
 _SORTS = {
     inbox.TaskSort.DUE: "Due soonest",
     inbox.TaskSort.PRIORITY: "Most urgent",
@@ -188,12 +189,7 @@ def _valid(model: type[Body], **fields: Any) -> Body:
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        problems = [
-            {"field": ".".join(["body", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{p['field'].removeprefix('body.')}: {p['message']}" for p in problems)
-        raise ApiError(422, "validation_error", summary, problems) from None
+        raise invalid(exc, "body", "form") from None
 
 
 @router.post("/tasks/{task_id}/{action}")
@@ -227,7 +223,7 @@ async def act_on_task(
                     temporal,
                     task_id,
                     status=422,
-                    error="Some fields need another look; nothing was decided.",
+                    error=_NEEDS_A_LOOK,
                     problems={f"data.{k}": v for k, v in parsed.problems.items()},
                     sent=parsed.sent,
                 )
@@ -259,7 +255,9 @@ async def act_on_task(
             temporal,
             task_id,
             status=exc.status,
-            error=explain(exc, _about(call, outcome)),
+            error=_NEEDS_A_LOOK
+            if isinstance(exc.details, list)
+            else explain(exc, _about(call, outcome)),
             problems=problems_by_input(exc.details, "body."),
             sent={**(parsed.sent if parsed else {}), "comment": field_value(form, "comment")},
         )
