@@ -1,12 +1,14 @@
 """Logging configured once per process, the same way in every Baton component: text for a
 terminal, or one JSON object a line for a log pipeline (`BATON_LOG_FORMAT=json`), where every
-line written inside a workflow or an activity names its process, run and activity."""
+line written inside a workflow or an activity names its process, run and activity, and every
+line written inside a traced span its trace id."""
 
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from temporalio import activity
 
 from core.settings import Settings, get_settings
@@ -44,7 +46,8 @@ def _temporal_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, and the run it came from."""
+    """One JSON object a line: time, level, logger, message, the run it came from and, when
+    tracing is on, the trace it belongs to."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -54,6 +57,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **_temporal_fields(record),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # tracing is on and the line is written inside a span
+            line["trace_id"] = format(span.trace_id, "032x")
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

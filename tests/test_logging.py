@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.testing import ActivityEnvironment
 
 from core.logging import JsonFormatter
@@ -56,3 +57,13 @@ async def test_a_workflow_line_names_its_process_and_run(
     description = await stack.client.get_workflow_handle(task_id).describe()
     assert line["run_id"] == description.run_id
     assert process_id in task_id
+
+
+def test_a_line_written_inside_a_span_names_its_trace() -> None:
+    provider = TracerProvider()  # a provider of its own: the process's global one is not needed
+    record = logging.LogRecord("baton.test", logging.INFO, __file__, 1, "inside", None, None)
+    with provider.get_tracer("test").start_as_current_span("request") as span:
+        line = json.loads(JsonFormatter().format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    outside = json.loads(JsonFormatter().format(record))
+    assert "trace_id" not in outside
