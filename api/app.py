@@ -11,6 +11,7 @@ from api.limits import BodyLimit, RateLimiter
 from api.routers import events, health, insight, me, processes, robot_jobs, tasks
 from api.temporal import Temporal
 from core.db import make_engine, prepare_database
+from core.metrics import ApiMetrics
 from core.settings import Settings, get_settings
 from core.signing import signer
 from core.temporal import connect
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.rate_limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
         app.state.engine = engine
+        app.state.metrics = ApiMetrics(engine)
         app.state.settings = settings
         app.state.signer = signer(settings)  # signs the task actions it sends
         yield

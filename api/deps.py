@@ -15,6 +15,7 @@ from sqlmodel import Session
 from api.errors import ApiError
 from api.limits import RateLimiter
 from api.temporal import Temporal
+from core.metrics import ApiMetrics
 from core.settings import Settings
 from core.signing import Signer
 from core.users import User, authenticate, hash_key
@@ -37,6 +38,11 @@ def _signer(request: Request) -> Signer:
     return signer
 
 
+def _metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -49,6 +55,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Temporal, Depends(_temporal)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 SignerDep = Annotated[Signer, Depends(_signer)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 
 
 def in_session(engine: Engine, work: Callable[[Session], T]) -> T:

@@ -44,6 +44,7 @@ def worker(
 ) -> None:
     """Run workers for the given task queues until SIGINT or SIGTERM."""
     from core.temporal import connect
+    from workers.metrics import metrics_runtime
     from workers.resources import worker_resources
     from workers.run import run_workers
 
@@ -57,7 +58,7 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with worker_resources(settings) as resources:
-            client = await connect(settings)
+            client = await connect(settings, runtime=metrics_runtime(settings))
             await run_workers(client, queues, resources, stop, settings.task_queue_prefix)
 
     asyncio.run(main())

@@ -218,6 +218,11 @@ class Settings(BaseSettings):
         20, ge=1, description="Decisions a human step needs before it can be a candidate."
     )
 
+    worker_metrics_address: str = Field(
+        "",
+        description="host:port where each worker process serves its Prometheus metrics "
+        "(e.g. 0.0.0.0:9464); empty: none.",
+    )
     otel_endpoint: str = Field(
         "",
         description="OTLP/HTTP collector (e.g. http://otel-collector:4318): traces go there; "

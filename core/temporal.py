@@ -10,6 +10,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 
 from core import tracing
 from core.codec import SealingCodec, load_keyring
@@ -28,13 +29,17 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """A client of Baton's Temporal; a worker passes the runtime that serves its metrics."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         interceptors=tracing.interceptors(settings),
         lazy=lazy,
+        runtime=runtime,
     )
 
 

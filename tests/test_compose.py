@@ -20,7 +20,9 @@ import yaml
 from pydantic import SecretStr
 
 from baton.devstack import TEMPORAL_DYNAMIC_CONFIG, DevStack
+from core.metrics import API_SERIES
 from core.settings import Settings
+from workers.metrics import WORKER_SERIES
 from workflows.contracts.queues import TaskQueue
 from workflows.contracts.search_attributes import SEARCH_ATTRIBUTES
 
@@ -34,7 +36,15 @@ WORKERS = {f"worker-{queue.value}": queue for queue in TaskQueue}
 SETUP_SERVICE = "baton-setup"  # runs `baton setup`: search attributes from the code, tables
 CODEC_SERVICE = "codec-server"  # opens sealed payloads for the Temporal UI
 APP_SERVICES = ["api", "systems", CODEC_SERVICE, SETUP_SERVICE, *WORKERS]
-INFRA_SERVICES = ["postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui"]
+INFRA_SERVICES = [
+    "postgresql",
+    "temporal-schema",
+    "temporal",
+    "temporal-setup",
+    "temporal-ui",
+    "prometheus",
+    "grafana",
+]
 NAMESPACE_SERVICE = "temporal-setup"
 NAMESPACE_SCRIPT = ROOT / "deploy/temporal/setup-namespace.sh"
 # What a hand-written registration looks like: Name=Type, as the Temporal CLI spells types.
@@ -135,7 +145,8 @@ def _default_as_text(field_name: str) -> str:
 
 
 # Settings whose empty default means "none" everywhere, containers included.
-EMPTY_IS_A_VALUE = {"task_queue_prefix", "codec_key_id", "signing_key_id"}  # ids: the last
+# ids: the last; an OTLP endpoint: no tracing
+EMPTY_IS_A_VALUE = {"task_queue_prefix", "codec_key_id", "signing_key_id", "otel_endpoint"}
 
 
 def _needs_value_in_container(field_name: str) -> bool:
@@ -743,3 +754,44 @@ def test_dockerignore_keeps_out(path: str) -> None:
 )
 def test_dockerignore_lets_in(path: str) -> None:
     assert not _dockerignore_excludes(path), f".dockerignore keeps {path!r} out; the build needs it"
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
+DASHBOARD = ROOT / "deploy/grafana/dashboards/baton.json"
+
+
+def test_prometheus_scrapes_the_api_and_every_worker_where_they_serve() -> None:
+    scrape = {
+        job["job_name"]: job
+        for job in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+    }
+    api_port = _environment(_service("api"))["BATON_API_PORT"]
+    assert scrape["baton-api"]["static_configs"][0]["targets"] == [f"api:{api_port}"]
+    assert scrape["baton-api"]["metrics_path"] == "/metrics"
+    worker_address = _environment(_service(next(iter(WORKERS))))["BATON_WORKER_METRICS_ADDRESS"]
+    (found,) = scrape["baton-workers"]["dns_sd_configs"]
+    assert sorted(found["names"]) == sorted(WORKERS)
+    assert found["port"] == int(worker_address.rsplit(":", 1)[1])
+
+
+def test_the_dashboard_shows_only_series_baton_or_the_sdk_exposes() -> None:
+    exprs = [
+        target["expr"]
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel["targets"]
+    ]
+    named = {name for expr in exprs for name in re.findall(r"\b(baton_[a-z_]+)", expr)}
+    known = set(API_SERIES) | set(WORKER_SERIES)
+    unknown = {
+        name for name in named if re.sub(r"_(bucket|count|sum|total)$", "", name) not in known
+    }
+    assert not unknown, f"the dashboard queries series nobody exposes: {sorted(unknown)}"
+    assert named, "the dashboard shows none of Baton's series"
+    assert any("temporal_" in expr for expr in exprs), "nor the SDK's"
+    provisioned = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/baton.yml").read_text()
+    )
+    mounts = dict(volume.split(":")[:2] for volume in _service("grafana")["volumes"])
+    assert mounts["./deploy/grafana/dashboards"] == provisioned["providers"][0]["options"]["path"]

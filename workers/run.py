@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from workers.metrics import ActivityMetrics
 from workers.registry import QueueContent, content_for
 from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
@@ -45,6 +46,7 @@ def build_worker(
         max_task_queue_activities_per_second=content.max_activities_per_second,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityMetrics()],
     )
 
 

@@ -1,14 +1,16 @@
-"""GET /health: is the API able to reach Temporal and its database?"""
+"""GET /health: is the API able to reach Temporal and its database? GET /metrics: Baton's own
+metrics, for Prometheus."""
 
 import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from api.deps import EngineDep, SettingsDep, TemporalDep
+from api.deps import EngineDep, MetricsDep, SettingsDep, TemporalDep
 from api.errors import responses
 from core.db import ping
 
@@ -61,3 +63,18 @@ async def health(
     ok = temporal.status == database.status == "ok"
     body = Health(status="ok" if ok else "degraded", temporal=temporal, database=database)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus' text format"},
+        **responses(500),
+    },
+)
+async def metrics(metrics: MetricsDep) -> Response:
+    """Baton's own metrics for Prometheus: processes started and by status, open tasks by
+    role and escalation level, decisions' round trips. (The workers serve theirs.)"""
+    body = await run_in_threadpool(metrics.exposition)  # reads the database: off the loop
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -31,7 +31,7 @@ from api.authz import (
     type_roles,
     with_requester_roles,
 )
-from api.deps import CurrentUser, EngineDep, PathId, SettingsDep, TemporalDep
+from api.deps import CurrentUser, EngineDep, MetricsDep, PathId, SettingsDep, TemporalDep
 from api.errors import ApiError, field_error, invalid, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import processes
@@ -141,6 +141,7 @@ async def start(
     temporal: TemporalDep,
     settings: SettingsDep,
     user: CurrentUser,
+    metrics: MetricsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JSONResponse:
     ptype = PROCESS_TYPES.get(process_type)
@@ -171,6 +172,8 @@ async def start(
         ) from None
     process_id = started_process.process_id
     trace.get_current_span().set_attributes(process_attributes(process_id))
+    if started_process.created:
+        metrics.started.labels(ptype.name).inc()
     started = Started(
         process_id=process_id,
         business_key=started_process.business_key,

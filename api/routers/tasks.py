@@ -7,6 +7,7 @@ content never leaks.
 
 import asyncio
 import hashlib
+import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -25,7 +26,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.authz import authorize, task_subject
-from api.deps import CurrentUser, EngineDep, PathId, SignerDep, TemporalDep, in_session, read
+from api.deps import (
+    CurrentUser,
+    EngineDep,
+    MetricsDep,
+    PathId,
+    SignerDep,
+    TemporalDep,
+    in_session,
+    read,
+)
 from api.errors import ApiError, field_error, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import inbox
@@ -263,11 +273,12 @@ class TaskCall:
         temporal: TemporalDep,
         signer: SignerDep,
         user: CurrentUser,
+        metrics: MetricsDep,
         idempotency_key: IdempotencyKey = None,
     ) -> None:  # FastAPI runs it in a thread: the short lookup blocks no one
         self.task = visible_task(engine, task_id, user, Action.ACT_ON_TASK)
         self.engine, self.temporal, self.user = engine, temporal, user
-        self.signer = signer
+        self.signer, self.metrics = signer, metrics
         self.idempotency_key = idempotency_key
 
     async def act(self, kind: ActionKind, **fields: Any) -> TaskDetail:
@@ -282,7 +293,10 @@ class TaskCall:
                 task.task_id,
                 TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
             )
+            began = time.perf_counter()
             verdict = await _send(temporal, handle, action)
+            if kind is ActionKind.DECIDE:
+                self.metrics.decision_seconds.observe(time.perf_counter() - began)
         except _Closed:
             # A retry of the action that closed the task gets that action's verdict again.
             earlier = None
@@ -420,6 +434,7 @@ async def bulk_decision(
     temporal: TemporalDep,
     signer: SignerDep,
     user: CurrentUser,
+    metrics: MetricsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> BulkResult:
     """One outcome for many tasks: with `dry_run` (the default) it says which would be applied
@@ -433,7 +448,7 @@ async def bulk_decision(
         async with gate:
             try:
                 call = await run_in_threadpool(
-                    TaskCall, task_id, engine, temporal, signer, user, idempotency_key
+                    TaskCall, task_id, engine, temporal, signer, user, metrics, idempotency_key
                 )
                 task = call.task
                 item = BulkItem.model_validate(

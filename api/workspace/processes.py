@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.authz import process_subject, type_roles, with_requester_roles
-from api.deps import EngineDep, PathId, SettingsDep, TemporalDep, read
+from api.deps import EngineDep, MetricsDep, PathId, SettingsDep, TemporalDep, read
 from api.errors import ApiError
 from api.routers import processes as processes_api
 from api.workspace.forms import parse, problems_by_input, refilled, schema_inputs
@@ -172,6 +172,7 @@ async def start(
     form: CheckedForm,
     temporal: TemporalDep,
     settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> Response:
     """Starts the process from the form; a refused input shows every problem by its field."""
     ptype = _start_type(person, process_type)
@@ -188,6 +189,7 @@ async def start(
             temporal,
             settings,
             person.user,
+            metrics,
             field_value(form, "action_key") or None,
         )
     except ApiError as exc:

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import EngineDep, PathId, SignerDep, TemporalDep, read
+from api.deps import EngineDep, MetricsDep, PathId, SignerDep, TemporalDep, read
 from api.errors import ApiError, invalid
 from api.routers import tasks as tasks_api
 from api.routers.processes import process_state
@@ -202,6 +202,7 @@ async def act_on_task(
     engine: EngineDep,
     temporal: TemporalDep,
     signer: SignerDep,
+    metrics: MetricsDep,
 ) -> Response:
     """Decide, claim, release or reassign from the task's page; a refusal shows on the page,
     with what was typed kept as it was."""
@@ -211,7 +212,7 @@ async def act_on_task(
     parsed = None
     try:
         call = await run_in_threadpool(
-            tasks_api.TaskCall, task_id, engine, temporal, signer, person.user, key
+            tasks_api.TaskCall, task_id, engine, temporal, signer, person.user, metrics, key
         )
         if action is ActionKind.DECIDE:
             parsed = parse(task_inputs(call.task.task_form), form)
@@ -276,6 +277,7 @@ async def bulk(
     engine: EngineDep,
     temporal: TemporalDep,
     signer: SignerDep,
+    metrics: MetricsDep,
 ) -> Response:
     """A dry run first (`step=preview`): which tasks the outcome would be applied to and why
     each other would be refused; then `step=apply` decides each of them on its own."""
@@ -292,7 +294,9 @@ async def bulk(
         dry_run=dry_run,
     )
     key = field_value(form, "action_key") or None
-    result = await tasks_api.bulk_decision(body, engine, temporal, signer, person.user, key)
+    result = await tasks_api.bulk_decision(
+        body, engine, temporal, signer, person.user, metrics, key
+    )
 
     def sentence(item: tasks_api.BulkItem) -> str:
         if item.applied:
