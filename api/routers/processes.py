@@ -35,6 +35,7 @@ from api.deps import CurrentUser, EngineDep, MetricsDep, PathId, SettingsDep, Te
 from api.errors import ApiError, field_error, invalid, responses
 from api.temporal import Temporal, is_closed_or_missing
 from core import processes
+from core.metrics import ApiMetrics
 from core.settings import Settings
 from core.tracing import process_attributes
 from core.users import User
@@ -144,6 +145,31 @@ async def start(
     metrics: MetricsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JSONResponse:
+    started_process = await start_as(
+        user, process_type, body, temporal, settings, metrics, idempotency_key
+    )
+    process_id = started_process.process_id
+    started = Started(
+        process_id=process_id,
+        business_key=started_process.business_key,
+        status=ProcessStatus.RUNNING,
+        links=links(settings, process_id),
+    )
+    status_code = 201 if started_process.created else 200
+    return JSONResponse(started.model_dump(mode="json"), status_code=status_code)
+
+
+async def start_as(
+    user: User,
+    process_type: str,
+    body: dict[str, Any],
+    temporal: Temporal,
+    settings: Settings,
+    metrics: ApiMetrics,
+    idempotency_key: str | None,
+) -> processes.StartedProcess:
+    """Starts a process of `process_type` for `user` (the API's and the workspace's start):
+    checked, validated, started once per Idempotency-Key, counted."""
     ptype = PROCESS_TYPES.get(process_type)
     if ptype is None:
         raise ApiError(
@@ -170,18 +196,10 @@ async def start(
             str(exc),
             [{"field": "header.Idempotency-Key", "message": "used before with another body"}],
         ) from None
-    process_id = started_process.process_id
-    trace.get_current_span().set_attributes(process_attributes(process_id))
+    trace.get_current_span().set_attributes(process_attributes(started_process.process_id))
     if started_process.created:
         metrics.started.labels(ptype.name).inc()
-    started = Started(
-        process_id=process_id,
-        business_key=started_process.business_key,
-        status=ProcessStatus.RUNNING,
-        links=links(settings, process_id),
-    )
-    status_code = 201 if started_process.created else 200
-    return JSONResponse(started.model_dump(mode="json"), status_code=status_code)
+    return started_process
 
 
 def _missing(process_id: str) -> ApiError:

@@ -2,7 +2,6 @@
 link to the run in the Temporal UI), cancelling one, and starting one from a form generated
 from its input schema. Each goes through the functions behind `/v1/processes`."""
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -183,12 +182,12 @@ async def start(
             request, ptype, status=422, error=problem, problems=parsed.problems, sent=parsed.sent
         )
     try:
-        response = await processes_api.start(
+        started = await processes_api.start_as(
+            person.user,
             ptype.name,
             parsed.values,
             temporal,
             settings,
-            person.user,
             metrics,
             field_value(form, "action_key") or None,
         )
@@ -202,7 +201,4 @@ async def start(
         return _start_page(
             request, ptype, status=exc.status, error=problem, problems=problems, sent=parsed.sent
         )
-    started = json.loads(bytes(response.body))
-    return RedirectResponse(
-        f"{PREFIX}/processes/{started['process_id']}?started=1", status_code=303
-    )
+    return RedirectResponse(f"{PREFIX}/processes/{started.process_id}?started=1", status_code=303)
