@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api import workspace
 from api.errors import REQUEST_ID, install_error_handlers
 from api.limits import BodyLimit, RateLimiter
-from api.routers import events, health, insight, me, processes, robot_jobs, tasks
+from api.routers import events, health, insight, me, processes, robot_jobs, schedules, tasks
 from api.temporal import Temporal
 from core.db import make_engine, prepare_database
 from core.metrics import ApiMetrics
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(processes.router)
     app.include_router(insight.router)
     app.include_router(events.router)
+    app.include_router(schedules.router)
     app.include_router(workspace.router)
     app.mount(workspace.STATIC_PATH, workspace.static, name="static")
     return app

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID = "X-Request-ID"
@@ -117,7 +118,17 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed(request: Request) -> str:
+    """Every method the path answers. Starlette's 405 names only its first route's, and one
+    path may have several routes (GET and POST /v1/schedules)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI could not read the body (e.g. not UTF-8): bad input
         detail = [{"field": "body", "message": str(exc.detail)}]
@@ -125,6 +136,8 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     response = envelope(exc.status_code, _code_for(exc.status_code), str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed(request)
     return response
 
 

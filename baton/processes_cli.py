@@ -4,14 +4,12 @@ import asyncio
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
+from baton.admins import require_admin
 from core.bulk import BulkOperation, Done, Target, apply, targets
-from core.db import make_engine, prepare_database, session_scope
+from core.db import make_engine
 from core.logging import command_settings
 from core.temporal import connect
-from core.users import User
-from workflows.contracts.roles import Role
 
 app = typer.Typer(help="Operate on many processes at once (admins only), after a dry run.")
 
@@ -29,15 +27,8 @@ def _run(
     operation: BulkOperation, query: str, user: str, dry_run: bool, reason: str, limit: int
 ) -> None:
     settings = command_settings()
+    require_admin(settings, user, "operate on many processes")
     engine = make_engine(settings.resolved_database_url)
-    prepare_database(engine, settings)
-    with session_scope(engine) as session:
-        asker = session.exec(select(User).where(User.name == user)).first()
-    if asker is None or Role.ADMIN.value not in asker.roles:
-        typer.echo(
-            f"error: {user} is not an admin; only admins operate on many processes", err=True
-        )
-        raise typer.Exit(1)
 
     def show(target: Target, verb: str) -> None:
         typer.echo(f"{verb} {target.process_id}  ({target.process_type}, stage {target.stage})")

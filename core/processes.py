@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 from temporalio.client import Client
+from temporalio.common import Priority as TemporalPriority
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -12,6 +13,7 @@ from core.settings import Settings
 from workflows.contracts import search_attributes as search
 from workflows.contracts.processes import (
     ProcessInput,
+    ProcessRun,
     ProcessStatus,
     ProcessType,
     StartContext,
@@ -41,6 +43,56 @@ def business_key(ptype: ProcessType, user: str, idempotency_key: str | None) -> 
     return f"{ptype.key_prefix}-{uuid.uuid4().hex[:10].upper()}"
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How a process starts, the same whether the API starts it now or a schedule does later."""
+
+    run: ProcessRun
+    id: str
+    task_queue: str
+    # Its workflow tasks too wait their turn by priority and process type, not behind a burst
+    # of another type.
+    priority: TemporalPriority
+    static_summary: str
+    static_details: str
+    search_attributes: TypedSearchAttributes
+
+
+def launch(
+    settings: Settings,
+    ptype: ProcessType,
+    process_input: ProcessInput,
+    requested_by: str,
+    key: str,
+    details: str = "",
+) -> Launch:
+    context = StartContext(
+        business_key=key,
+        requested_by=requested_by,
+        queues=Queues.prefixed(settings.task_queue_prefix),
+        policy=settings.policy_for(ptype),
+        insight_log=settings.insight_log,
+        time_scale=settings.simulated_time_scale,
+    )
+    return Launch(
+        run=ptype.make_run(process_input, context),
+        id=process_id_for(ptype.name, key),
+        task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
+        priority=process_input.urgency().for_temporal(ptype.name),
+        static_summary=process_input.title(),
+        static_details=details or f"Requested by {requested_by}.",
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(search.PROCESS_TYPE, ptype.name),
+                SearchAttributePair(search.BUSINESS_KEY, key),
+                SearchAttributePair(search.STATUS, ProcessStatus.RUNNING.value),
+                SearchAttributePair(search.CUSTOMER, process_input.counterparty()),
+                SearchAttributePair(search.REQUESTED_BY, requested_by),
+            ]
+        ),
+    )
+
+
 async def start_process(
     client: Client,
     settings: Settings,
@@ -51,38 +103,21 @@ async def start_process(
 ) -> StartedProcess:
     key = business_key(ptype, requested_by, idempotency_key)
     digest = hashlib.sha256(process_input.model_dump_json().encode()).hexdigest()
-    process_id = process_id_for(ptype.name, key)
-    context = StartContext(
-        business_key=key,
-        requested_by=requested_by,
-        queues=Queues.prefixed(settings.task_queue_prefix),
-        policy=settings.policy_for(ptype),
-        insight_log=settings.insight_log,
-        time_scale=settings.simulated_time_scale,
-    )
+    start = launch(settings, ptype, process_input, requested_by, key)
+    process_id = start.id
     try:
         await client.start_workflow(
             ptype.workflow,
-            ptype.make_run(process_input, context),
+            start.run,
             id=process_id,
-            task_queue=f"{settings.task_queue_prefix}{TaskQueue.PROCESSES.value}",
-            # Its workflow tasks too wait their turn by priority and process type, not behind
-            # a burst of another type.
-            priority=process_input.urgency().for_temporal(ptype.name),
+            task_queue=start.task_queue,
+            priority=start.priority,
             # The same key must never start a second run, even after the first has ended.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={INPUT_DIGEST: digest},
-            static_summary=process_input.title(),
-            static_details=f"Requested by {requested_by}.",
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search.PROCESS_TYPE, ptype.name),
-                    SearchAttributePair(search.BUSINESS_KEY, key),
-                    SearchAttributePair(search.STATUS, ProcessStatus.RUNNING.value),
-                    SearchAttributePair(search.CUSTOMER, process_input.counterparty()),
-                    SearchAttributePair(search.REQUESTED_BY, requested_by),
-                ]
-            ),
+            static_summary=start.static_summary,
+            static_details=start.static_details,
+            search_attributes=start.search_attributes,
         )
     except WorkflowAlreadyStartedError:
         if not idempotency_key:

@@ -20,10 +20,10 @@ from core.settings import Settings
 def process_attributes(workflow_id: str) -> dict[str, str]:
     """A run's process as span attributes, from its id (`type:key`, or `type:key:task:name`
     for a human task)."""
-    process_type, _, rest = workflow_id.partition(":")
-    business_key = rest.split(":", 1)[0]
+    process_id = workflow_id.partition(":task:")[0]
+    process_type, _, business_key = process_id.partition(":")
     return {
-        "baton.process_id": f"{process_type}:{business_key}",
+        "baton.process_id": process_id,
         "baton.process_type": process_type,
         "baton.business_key": business_key,
     }

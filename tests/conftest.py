@@ -246,3 +246,18 @@ async def stack(
         finally:
             stop.set()
             await runner
+
+
+@pytest.fixture
+def operator(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The stack, with the environment a `baton` command run in-process needs to reach it."""
+    for name, value in {
+        "BATON_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "BATON_DATA_DIR": str(stack.settings.data_dir),
+        "BATON_DATABASE_URL": stack.settings.database_url,
+        "BATON_TASK_QUEUE_PREFIX": stack.settings.task_queue_prefix,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield stack
+    get_settings.cache_clear()

@@ -132,6 +132,9 @@ async def test_every_user_gets_exactly_what_the_table_grants(stack: Stack) -> No
             path, json=body() if callable(body) else body, headers=as_user(key)
         )
 
+    def delete(path: str) -> Call:
+        return lambda key: api.delete(path, headers=as_user(key))
+
     cancelling = (Action.READ_PROCESS, Action.CANCEL_PROCESS)
 
     def cancel_fresh(ptype: ProcessType, owner: str, shared: str) -> Call:
@@ -269,6 +272,22 @@ async def test_every_user_gets_exactly_what_the_table_grants(stack: Stack) -> No
             ("complete", {"output": {}}),
             ("fail", {"message": "no"}),
         )
+    ]
+
+    # An admin's schedule calls are refused after the table let them through: nothing is made.
+    scheduling, schedule = Action.MANAGE_SCHEDULES, "/v1/schedules/no-such-schedule"
+    cases += [
+        case("GET /v1/schedules", scheduling, nothing, get("/v1/schedules"), 200),
+        case("POST /v1/schedules", scheduling, nothing, post("/v1/schedules", {}), 422),
+        case("GET /v1/schedules/{schedule_id}", scheduling, nothing, get(schedule), 404),
+        case("DELETE /v1/schedules/{schedule_id}", scheduling, nothing, delete(schedule), 404),
+        case(
+            "POST /v1/schedules/{schedule_id}/trigger",
+            scheduling,
+            nothing,
+            post(f"{schedule}/trigger"),
+            404,
+        ),
     ]
 
     unexpected = []

@@ -2,33 +2,17 @@
 stopped and its ledger says who asked; only admins may."""
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
 from baton.cli import app
 from core.db import make_engine
 from core.ledger import for_process
-from core.settings import get_settings
 from tests.helpers import ALICE, Stack, state, until, wait_for
 from tests.workspace import large_order
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def operator(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    for name, value in {
-        "BATON_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-        "BATON_DATA_DIR": str(stack.settings.data_dir),
-        "BATON_DATABASE_URL": stack.settings.database_url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield stack
-    get_settings.cache_clear()
 
 
 async def baton(*args: str) -> Result:

@@ -36,6 +36,9 @@ SCENARIOS = {
     "invoice-variance-accepted",
     "invoice-two-approvers",
     "invoice-cancelled-before-payment",
+    "payables-nothing-overdue",
+    "payables-expedited",
+    "payables-scheduled",
 }
 
 

@@ -20,6 +20,7 @@ from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
 from workflows.invoice_processing import InvoiceProcessingWorkflow
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.payables_review import PayablesReviewWorkflow
 from workflows.steps.human_task import HumanTaskWorkflow
 
 
@@ -37,6 +38,7 @@ class QueueContent:
 PROCESS_WORKFLOWS: tuple[type, ...] = (
     OrderFulfillmentWorkflow,
     InvoiceProcessingWorkflow,
+    PayablesReviewWorkflow,
     HumanTaskWorkflow,
 )
 

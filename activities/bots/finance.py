@@ -10,6 +10,8 @@ from workflows.contracts.bots import (
     CustomerRequest,
     ForecastEntry,
     InvoiceRegistered,
+    OverduePayables,
+    OverduePayablesRequest,
     Payment,
     PaymentRequest,
     RegisterInvoice,
@@ -60,3 +62,9 @@ class FinanceBot:
     @activity.defn(name=BotActivity.CANCEL_PAYMENT)
     async def cancel_payment(self, request: PaymentRequest) -> Payment:
         return _payment(await self.http.write(f"/finance/payments/{request.payment_id}/cancel"))
+
+    @activity.defn(name=BotActivity.LIST_OVERDUE_PAYABLES)
+    async def list_overdue_payables(self, request: OverduePayablesRequest) -> OverduePayables:
+        return OverduePayables.model_validate(
+            await self.http.get("/finance/payables/overdue", **request.model_dump(mode="json"))
+        )

@@ -2,10 +2,10 @@
 
 from datetime import date
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from systems.deps import ReadSession, Write, get_or_404
 from systems.store import SandboxError
@@ -139,6 +139,69 @@ def register_invoice(body: InvoiceIn, write: Write) -> JSONResponse:
 def get_invoice(invoice_id: int, session: ReadSession) -> Invoice:
     invoice: Invoice = get_or_404(session, Invoice, invoice_id, "invoice")
     return invoice
+
+
+class OverduePayable(BaseModel):
+    invoice_id: int
+    vendor_id: str
+    invoice_number: str
+    po_number: str | None
+    currency: str
+    total: float
+    due_date: date
+    days_overdue: int
+    payment_status: str | None = Field(description="a scheduled payment not yet released")
+    pay_on: date | None
+
+
+class OverduePayables(BaseModel):
+    as_of: date
+    count: int = Field(description="all that are overdue; `invoices` holds the first `limit`")
+    totals: dict[str, float] = Field(description="what all of them owe, per currency")
+    invoices: list[OverduePayable]
+
+
+@router.get("/payables/overdue")
+def overdue_payables(
+    session: ReadSession,
+    as_of: date,
+    limit: int = Query(100, ge=1, le=1000),
+) -> OverduePayables:
+    """Invoices due before `as_of` that no released payment settles, the longest overdue first
+    (a payment scheduled but not yet released is shown with them)."""
+    released = select(Payment.invoice_id).where(Payment.status == "released")
+    due = (
+        select(Invoice)
+        .where(col(Invoice.due_date).is_not(None), col(Invoice.due_date) < as_of)
+        .where(col(Invoice.id).not_in(released))
+        .order_by(col(Invoice.due_date), col(Invoice.id))
+    )
+    found = session.exec(due).all()
+    pending = {
+        payment.invoice_id: payment
+        for payment in session.exec(
+            select(Payment).where(
+                Payment.status == "scheduled",
+                col(Payment.invoice_id).in_([i.id for i in found[:limit]]),
+            )
+        )
+    }
+    listed = []
+    for invoice in found[:limit]:
+        payment = pending.get(invoice.id or 0)
+        listed.append(
+            OverduePayable(
+                **invoice.model_dump(exclude={"id", "created_at"}),
+                invoice_id=invoice.id or 0,
+                days_overdue=(as_of - (invoice.due_date or as_of)).days,
+                payment_status=payment.status if payment else None,
+                pay_on=payment.pay_on if payment else None,
+            )
+        )
+    totals: dict[str, float] = {}
+    for invoice in found:
+        totals[invoice.currency] = round(totals.get(invoice.currency, 0.0) + invoice.total, 2)
+    return OverduePayables(as_of=as_of, count=len(found), totals=totals, invoices=listed)
 
 
 @router.post("/payments", status_code=201)

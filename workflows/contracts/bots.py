@@ -42,6 +42,7 @@ class BotActivity(StrEnum):
     SCHEDULE_PAYMENT = "finance.schedule_payment"
     RELEASE_PAYMENT = "finance.release_payment"
     CANCEL_PAYMENT = "finance.cancel_payment"
+    LIST_OVERDUE_PAYABLES = "finance.list_overdue_payables"
     NOTIFY = "notifications.send"
 
 
@@ -241,6 +242,31 @@ class Payment(BaseModel):
 
 class PaymentRequest(BaseModel):
     payment_id: int
+
+
+class OverduePayablesRequest(BaseModel):
+    as_of: date
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class OverduePayable(BaseModel):
+    invoice_id: int
+    vendor_id: str
+    invoice_number: str
+    po_number: str | None = None
+    currency: str
+    total: float
+    due_date: date
+    days_overdue: int
+    payment_status: str | None = None  # a payment scheduled but not yet released
+    pay_on: date | None = None
+
+
+class OverduePayables(BaseModel):
+    as_of: date
+    count: int  # all that are overdue; `invoices` holds the first `limit`
+    totals: dict[str, float]  # what all of them owe, per currency
+    invoices: list[OverduePayable]
 
 
 # -- Notifications ------------------------------------------------------------------------------

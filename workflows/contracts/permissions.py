@@ -134,7 +134,17 @@ PERMISSIONS: dict[Action, Rule] = {
         ),
     ),
     Action.MANAGE_USERS: Rule("manage users and keys", _ADMIN, endpoints=("* /v1/users*",)),
-    Action.MANAGE_SCHEDULES: Rule("manage schedules", _ADMIN, endpoints=("* /v1/schedules*",)),
+    Action.MANAGE_SCHEDULES: Rule(
+        "manage schedules",
+        _ADMIN,
+        endpoints=(
+            "GET /v1/schedules",
+            "POST /v1/schedules",
+            "GET /v1/schedules/{schedule_id}",
+            "DELETE /v1/schedules/{schedule_id}",
+            "POST /v1/schedules/{schedule_id}/trigger",
+        ),
+    ),
     Action.MANAGE_EVENTS: Rule("manage business events", _ADMIN, endpoints=("* /v1/events*",)),
     Action.SEND_EVENT: Rule(
         "send a business event",

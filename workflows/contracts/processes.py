@@ -195,3 +195,11 @@ class ProcessType:
 def process_id_for(process_type: str, business_key: str) -> str:
     """Workflow ids are business keys: `order-fulfillment:SO-1A2B3C`."""
     return f"{process_type}:{business_key}"
+
+
+def business_key_of(workflow_id: str, process_type: str, given: str) -> str:
+    """A run's business key: the one it was given, except in a run a schedule started, whose id
+    is the schedule's process id and the time it fired, which Temporal appends
+    (`payables-review:PAY-daily-2026-11-28T07:00:00Z`): its key is that id after the type."""
+    fired = f"{process_id_for(process_type, given)}-"
+    return workflow_id.removeprefix(f"{process_type}:") if workflow_id.startswith(fired) else given

@@ -50,6 +50,7 @@ from workflows.contracts.processes import (
     ProcessStatus,
     ProcessType,
     Step,
+    business_key_of,
 )
 from workflows.contracts.tasks import ActorKind, LedgerEntry, TaskResult, TaskSpec
 from workflows.steps.calls import AI_TIMEOUT, BOT_TIMEOUT, R, call, inbox_call
@@ -114,9 +115,12 @@ class Process(Generic[RunT]):
 
     @workflow.init
     def __init__(self, run: RunT) -> None:
+        workflow_id = workflow.info().workflow_id
+        key = business_key_of(workflow_id, self.process_type.name, run.business_key)
+        run = run.model_copy(update={"business_key": key})  # a scheduled run's is its own
         self.run_input = run
         self.state = ProcessState(
-            process_id=workflow.info().workflow_id,
+            process_id=workflow_id,
             process_type=self.process_type.name,
             business_key=run.business_key,
         )
