@@ -9,7 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from core.settings import Settings
 from tests.flows import TEST_WORKFLOWS
 from workers.registry import content_for
 from workers.resources import Resources
-from workers.run import WORKFLOW_RUNNER
+from workers.run import build_worker
 from workflows.contracts.orders import OrderPolicy
 from workflows.contracts.processes import ProcessType
 from workflows.contracts.queues import Queues, TaskQueue
@@ -250,10 +250,5 @@ def processes_worker(client: Client, resources: Resources, prefix: str) -> Worke
     """The worker of a test's processes queue: Baton's workflows, their local activities, and
     the tests' own workflows."""
     content = content_for(TaskQueue.PROCESSES, resources)
-    return Worker(
-        client,
-        task_queue=f"{prefix}{TaskQueue.PROCESSES.value}",
-        workflows=[*content.workflows, *TEST_WORKFLOWS],
-        activities=content.activities,
-        workflow_runner=WORKFLOW_RUNNER,
-    )
+    content = replace(content, workflows=[*content.workflows, *TEST_WORKFLOWS])
+    return build_worker(client, TaskQueue.PROCESSES, content, prefix)

@@ -62,6 +62,9 @@ async def test_the_api_and_a_worker_expose_the_named_series(stack: Stack) -> Non
         return page if "baton_ai_confidence_count" in page else None
 
     worker = await wait_for(scraped, "the worker's metrics")
+    finished = series(worker, "baton_processes_finished_total")
+    assert [value for labels, value in finished.items() if "order-fulfillment" in labels] == [1.0]
+    assert all('status="completed"' in labels for labels in finished), finished
     bots = series(worker, "baton_bot_calls_total")
     erp = [labels for labels in bots if 'system="erp"' in labels and 'outcome="ok"' in labels]
     assert erp, bots

@@ -1,7 +1,8 @@
 """What each worker process serves on its Prometheus endpoint (BATON_WORKER_METRICS_ADDRESS):
 the SDK's runtime metrics (workflow and activity task latencies, slots, polls) and Baton's own,
 counted around every activity: bot calls by system and outcome, AI calls by model and activity,
-and the AI's confidence. Through the SDK's metric meter, so one endpoint serves both."""
+the AI's confidence, and processes finished by type and status (counted where a process writes
+its end to insight's event log). Through the SDK's metric meter, so one endpoint serves all."""
 
 from typing import Any
 
@@ -13,11 +14,22 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 from core.settings import Settings
 from workflows.contracts.ai import AIActivity
 from workflows.contracts.bots import BotActivity
+from workflows.contracts.insight import InsightActivity
+from workflows.contracts.processes import ProcessState, ProcessStatus
 
 BOT_CALLS = "baton_bot_calls"
 AI_CALLS = "baton_ai_calls"
 AI_CONFIDENCE = "baton_ai_confidence"
-WORKER_SERIES = (BOT_CALLS, AI_CALLS, AI_CONFIDENCE)
+PROCESSES_FINISHED = "baton_processes_finished"
+WORKER_SERIES = (BOT_CALLS, AI_CALLS, AI_CONFIDENCE, PROCESSES_FINISHED)
+_FINISHED = frozenset(
+    {
+        ProcessStatus.COMPLETED,
+        ProcessStatus.REJECTED,
+        ProcessStatus.CANCELLED,
+        ProcessStatus.FAILED,
+    }
+)
 _BOTS = frozenset(a.value for a in BotActivity)
 _AI = frozenset(a.value for a in AIActivity)
 # Where the confidence of AI answers falls: finest where the thresholds that route work are.
@@ -48,6 +60,8 @@ def _outcome(error: BaseException) -> str:
 class _Counting(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         name = activity.info().activity_type
+        if name == InsightActivity.RECORD_RUN:
+            return await self._record_run(input)
         if name not in _BOTS and name not in _AI:
             return await super().execute_activity(input)
         meter = activity.metric_meter()
@@ -69,6 +83,17 @@ class _Counting(ActivityInboundInterceptor):
                     float(confidence), {"model": model}
                 )
         return result
+
+    async def _record_run(self, input: ExecuteActivityInput) -> Any:
+        """A process's last write to the event log is its end: counted once it is written."""
+        written = await super().execute_activity(input)
+        state = input.args[0] if input.args else None
+        if written and isinstance(state, ProcessState) and state.status in _FINISHED:
+            finished = activity.metric_meter().create_counter(
+                PROCESSES_FINISHED, "Processes finished, by type and status"
+            )
+            finished.add(1, {"process_type": state.process_type, "status": state.status.value})
+        return written
 
     @staticmethod
     def _bot_call(meter: Any, name: str, outcome: str) -> None:
