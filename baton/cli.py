@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from baton import insight_cli, processes_cli, schedules_cli
+from baton import ai_cli, insight_cli, processes_cli, schedules_cli
 from core.logging import command_settings
 from core.tracing import configure as configure_tracing
 from workflows.contracts.queues import TaskQueue
@@ -22,6 +22,7 @@ app.add_typer(tasks, name="tasks")
 ledger = typer.Typer(help="The decision ledger: who or what decided, and proof it is unchanged.")
 app.add_typer(ledger, name="ledger")
 app.add_typer(insight_cli.app, name="insight")
+app.add_typer(ai_cli.app, name="ai")
 app.add_typer(processes_cli.app, name="processes")
 app.add_typer(schedules_cli.app, name="schedules")
 db = typer.Typer(help="Baton's own database: its schema's migrations.")

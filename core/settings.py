@@ -247,6 +247,12 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     ai_concurrency: int = Field(4, ge=1, description="AI activities one worker runs at once.")
     ai_timeout_seconds: float = Field(60.0, gt=0)
+    ai_silent_error_target: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="the share of AI answers passed on wrong that `baton ai report` calibrates to",
+    )
 
     @field_validator("temporal_address")
     @classmethod

@@ -179,6 +179,42 @@ def test_quantities_in_words() -> None:
 
 
 @pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("two hundred", 200),
+        ("three hundred and fifty", 350),
+        ("a hundred", 100),
+        ("two thousand five hundred", 2500),
+        ("half a dozen", 6),
+        ("Twenty-Four", 24),
+    ],
+)
+def test_compound_quantities_in_words(written: str, value: float) -> None:
+    assert [n.value for n in find_numbers(f"send {written} pumps", words=True)] == [value]
+
+
+def test_and_joins_words_only_after_hundred_or_thousand() -> None:
+    assert [n.value for n in find_numbers("one and two", words=True)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # A price, a PO number, a time and a date are never the quantity.
+        ("PO 4471: 30 x GAD-120 @ 19.95", {("GAD-120", 30)}),
+        ("Hi, please send two hundred ball valves to our plant.", {("VAL-310", 200)}),
+        ("Order #5521 - 40 pcs VAL-310 at 31 EUR each", {("VAL-310", 40)}),
+        ("deliver at 10:30 please, 5 x WID-300", {("WID-300", 5)}),
+        ("three hundred and fifty ethernet cables please", {("CBL-620", 350)}),
+    ],
+)
+def test_figures_that_are_not_quantities(text: str, lines: set[tuple[str, int]]) -> None:
+    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    result = shared_models().orders.get().extract(request)
+    assert {(line.sku, line.quantity) for line in result.lines} == lines
+
+
+@pytest.mark.parametrize(
     ("written", "sku"),
     [
         ("20 temp sensors", "SEN-210"),

@@ -154,11 +154,33 @@ async def test_a_cancelled_order_is_compensated_exactly_once(stack: Stack) -> No
     assert again.status_code == 409
 
 
-async def test_a_number_read_as_an_impossible_quantity_goes_to_a_person(stack: Stack) -> None:
+async def test_a_phone_number_is_not_read_as_a_quantity(stack: Stack) -> None:
     message = "Please send 20 PMP-410 pumps. Call me on +49 151 23456789 if anything is unclear."
     process_id = await start(stack, ORDER, {"customer_id": "C-1002", "message": message})
-    waiting = await until(stack, process_id, "waiting", "failed", stage="review-lines")
+    waiting = await until(stack, process_id, "waiting", "failed", stage="approval")
+    assert waiting["order"]["lines"] == [{"sku": "PMP-410", "quantity": 20}], waiting
+
+
+async def test_a_question_that_orders_goes_to_a_person_not_away(stack: Stack) -> None:
+    """The classifier reads it as an inquiry, but it asks for 30 widgets: a sales rep decides."""
+    message = (
+        "Do you have Stainless Widgets in stock? If yes, please send 30 straight away. "
+        "Also, what's the current lead time on the solar panels? Just asking for now."
+    )
+    process_id = await start(stack, ORDER, {"customer_id": "C-1002", "message": message})
+    waiting = await until(stack, process_id, "waiting", "rejected", stage="review-lines")
     assert waiting["status"] == "waiting", waiting
+    classified = next(s for s in waiting["steps"] if s["name"] == "classify the message")
+    assert classified["outcome"] == "inquiry"
+    await keep_history(stack, process_id, "order-question-routed")
+
+
+async def test_a_message_that_is_no_order_is_turned_away(stack: Stack) -> None:
+    message = "Hello, could you send me your latest price list and catalogue? Thanks, Tom"
+    process_id = await start(stack, ORDER, {"customer_id": "C-1002", "message": message})
+    done = await until(stack, process_id, "rejected", "waiting")
+    assert done["status"] == "rejected", done
+    assert done["reason"].startswith("the message is not an order")
 
 
 async def test_an_unknown_customer_is_rejected_not_failed(stack: Stack) -> None:

@@ -30,6 +30,7 @@ SCENARIOS = {
     "order-low-confidence-corrected",
     "order-cancelled-compensated",
     "order-credit-refused",
+    "order-question-routed",
     "invoice-paid",
     "invoice-low-confidence-corrected",
     "invoice-duplicate",

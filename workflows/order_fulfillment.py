@@ -63,6 +63,8 @@ from workflows.contracts.tasks import (
 from workflows.steps.process import Process, Rejected, process
 from workflows.steps.saga import all_settled
 
+READ_BEFORE_TURNING_AWAY = "read-before-turning-away"  # the patch that reads lines first
+
 
 @process(ORDER_FULFILLMENT)
 class OrderFulfillmentWorkflow(Process[OrderRun]):
@@ -150,7 +152,11 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             ledger=("classify", lambda answer: answer.intent.value),
         )
         threshold = self.run_input.policy.confidence_threshold
-        if classified.intent is not Intent.ORDER and classified.confidence >= threshold:
+        other = classified.intent is not Intent.ORDER and classified.confidence >= threshold
+        # "In stock? If yes, send 30": a question that orders. Runs since this change read the
+        # lines before turning a message away (a run that turned one away has ended, and its
+        # history, without the marker, replays the old branch).
+        if other and not workflow.patched(READ_BEFORE_TURNING_AWAY):
             raise Rejected(f"the message is not an order ({classified.intent.value})")
         extracted = await self.ai_step(
             "extract the order lines",
@@ -168,10 +174,13 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             self.lines = [OrderLine(sku=ln.sku, quantity=ln.quantity) for ln in extracted.lines]
         except ValidationError:  # e.g. a phone number read as a quantity: a person reads it
             self.lines = []
+        if other and not (self.lines or extracted.unresolved):
+            raise Rejected(f"the message is not an order ({classified.intent.value})")
         self.state.facts.update(
             extraction_confidence=extracted.confidence, lines_read=bool(self.lines)
         )
-        if self.run_input.policy.needs_review(extracted.confidence, bool(self.lines)):
+        # Lines in a message that reads as something else: a person says what is meant.
+        if other or self.run_input.policy.needs_review(extracted.confidence, bool(self.lines)):
             await self._review_lines(message, extracted)
 
     async def _review_lines(self, message: str, extracted: ExtractOrderResult) -> None:

@@ -28,7 +28,8 @@ _COUNT = r"(\d{1,2}|" + "|".join(name for name, value in WORD_VALUES.items() if 
 _WEEKDAY = "(" + "|".join(_WEEKDAYS) + ")"
 
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_NUMERIC = re.compile(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})\b")
+# 20.11.2026, 20/11/26, and with dashes only with the full year (20-11-2026; not "14-16").
+_NUMERIC = re.compile(r"\b(\d{1,2})(?:([./])(\d{1,2})\2(\d{4}|\d{2})|-(\d{1,2})-(\d{4}))\b")
 _DAY_MONTH = re.compile(rf"\b{_DAY}(?:\s+of)?[\s-]+{_MONTH}(?:[\s,-]+(\d{{4}}))?\b", re.I)
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+(\d{{4}})\b)?", re.I)
 _WITHIN = re.compile(
@@ -79,7 +80,8 @@ def _absolute(match: re.Match[str], pattern: re.Pattern[str], today: date | None
     if pattern is _ISO:
         return _valid(int(match[1]), int(match[2]), int(match[3]))
     if pattern is _NUMERIC:
-        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        first, second = int(match[1]), int(match[3] or match[5])
+        year = int(match[4] or match[6])
         year += 2000 if year < 100 else 0
         day, month = (second, first) if second > 12 else (first, second)
         return _valid(year, month, day)

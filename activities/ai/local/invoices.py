@@ -35,11 +35,45 @@ CONFIDENCE_FIELDS = ("invoice_number", "invoice_date", "total")  # what AP canno
 _ID = re.compile(r"(?<![\w/.-])(?=(?:[\w/-]*\d){3})[A-Za-z0-9][\w/-]*[A-Za-z0-9](?![\w/-])")
 _CURRENCY = re.compile(r"\b(EUR|USD|GBP|CHF|JPY|CAD|AUD|SEK|NOK|DKK|PLN)\b|([€$£])")
 _SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
-_TERMS = re.compile(r"\bnet\s*(\d{1,3})(?![\d.,])|\b(\d{1,3})\s*days\b", re.I)  # not 'Net 1.907,80'
+# Payment terms: "Net 30" (not 'Net 1.907,80'), "30 days", and German, French, Spanish,
+# Dutch: "60 Tage netto", "30 jours", "30 días", "30 dagen".
+_TERMS = re.compile(
+    r"\bnet\s*(\d{1,3})(?![\d.,])|\b(\d{1,3})\s*(?:days|tage|jours|d[ií]as|dagen)\b", re.I
+)
 MIN_FIELD_ODDS = 0.25
 _LINE_NOISE = re.compile(r"[€$£|=@]|\b(?:EUR|USD|GBP|x|at|each|pcs)\b", re.I)
 MIN_VENDOR_SCORE = 0.5
 MIN_SKU_SCORE = 0.6
+
+
+# The labels of invoices in German, French, Spanish and Dutch, as the English ones the tagger
+# learned from: the figures and codes beside them are read as in an English invoice.
+_LABELS = (
+    (
+        r"vervaldatum|f(?:ä|ae)lligkeit(?:sdatum)?|f(?:ä|ae)llig(?: am| bis)?|zahlbar bis"
+        r"|date d'(?:é|e)ch(?:é|e)ance|(?:é|e)ch(?:é|e)ance|fecha de vencimiento|vencimiento",
+        "due date",
+    ),
+    (
+        r"rechnungsdatum|factuurdatum|date de (?:la )?facture|fecha de (?:la )?factura",
+        "invoice date",
+    ),
+    (
+        r"rechnungsnummer|rechnung nr\.?|factuurnummer|factuur nr\.?|facture n[°ºo]\.?"
+        r"|factura n[°ºo]\.?|n[°º] de factura",
+        "invoice no",
+    ),
+    (r"gesamtbetrag|rechnungsbetrag|totaalbedrag|montant total|total ttc|importe total", "total"),
+    (r"bestellnummer|ihre bestellung|bon de commande|pedido|inkooporder", "purchase order"),
+)
+_LABEL_PATTERNS = [(re.compile(rf"\b(?:{words})", re.I), english) for words, english in _LABELS]
+
+
+def in_english(text: str) -> str:
+    """The text with its foreign field labels put in English."""
+    for pattern, english in _LABEL_PATTERNS:
+        text = pattern.sub(english, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -183,7 +217,7 @@ class InvoiceExtractor:
         self._fields = SpanTagger(features, labels)
 
     def extract(self, request: ExtractInvoiceRequest) -> ExtractInvoiceResult:
-        text = request.text
+        text = in_english(request.text)
         catalogue = NameMatcher([(item.sku, item.name) for item in request.catalogue])
         all_lines = lines(text)
         odds = self._lines.probabilities([_annotated(line.text) for line in all_lines])

@@ -30,13 +30,17 @@ WORD_VALUES: dict[str, int] = {
     **{word: value for value, word in enumerate(_UNITS)},
     **{word: 20 + 10 * index for index, word in enumerate(_TENS)},
 }
-_PHRASES = {"a dozen": 12, "half a dozen": 6, "a hundred": 100, "a couple of": 2, "a pair of": 2}
+_PHRASES = {"half a dozen": 6, "a couple of": 2, "a pair of": 2}
+_SCALES = {"hundred": 100, "thousand": 1000, "dozen": 12}
 
 _DIGITS = re.compile(r"(?<![\d.,])\d(?:[\d.,]*\d)?")
+# A number in words: "twenty", "a dozen", "two hundred", "three hundred and fifty",
+# "twenty-five", "two thousand five hundred". "a" counts only before a scale ("a hundred").
+_WORD = "|".join([*WORD_VALUES, *_SCALES])
 _WORDS = re.compile(
-    r"\b(?:(?P<phrase>half a dozen|a dozen|a hundred|a couple of|a pair of)"
-    rf"|(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{'|'.join(_UNITS[1:10])}))?"
-    rf"|(?P<small>{'|'.join(_UNITS[1:])})(?P<dozen> dozen)?)\b",
+    r"\b(?:(?P<phrase>half a dozen|a couple of|a pair of)"
+    rf"|(?P<words>(?:a(?=[ -](?:{'|'.join(_SCALES)})\b)|{_WORD})"
+    rf"(?:(?:[ -]|(?:(?<=hundred)|(?<=thousand)) and )(?:{_WORD}))*))\b",
     re.I,
 )
 
@@ -87,8 +91,14 @@ def find_numbers(text: str, words: bool = False) -> list[NumberMention]:
 def _word_value(match: re.Match[str]) -> float:
     if match["phrase"]:
         return float(_PHRASES[match["phrase"].lower()])
-    if match["tens"]:
-        unit = WORD_VALUES[match["unit"].lower()] if match["unit"] else 0
-        return float(WORD_VALUES[match["tens"].lower()] + unit)
-    value = WORD_VALUES[match["small"].lower()]
-    return float(value * 12 if match["dozen"] else value)
+    total, current = 0, 0
+    for word in re.split(r"[ -]+", match["words"].lower()):
+        if word == "a":
+            current = 1
+        elif word in ("hundred", "dozen"):
+            current = max(current, 1) * _SCALES[word]
+        elif word == "thousand":
+            total, current = total + max(current, 1) * 1000, 0
+        elif word != "and":
+            current += WORD_VALUES[word]
+    return float(total + current)

@@ -13,7 +13,7 @@ from datetime import date
 
 from activities.ai.local.dates import DateMention, find_dates
 from activities.ai.local.examples import OrderExample, OrderLineLabel
-from activities.ai.local.fuzzy import Match, NameMatcher
+from activities.ai.local.fuzzy import Match, NameMatcher, normalize_code
 from activities.ai.local.numbers import NumberMention, find_numbers
 from activities.ai.local.segments import Segment, clauses
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
@@ -29,6 +29,21 @@ ITEM = "item"
 QUANTITY = "quantity"
 REQUESTED = "requested"
 MIN_MATCH_SCORE = 0.4  # below this a line names no catalogue product well enough
+MAX_QUANTITY = 100_000  # more is a phone, account or reference number, not a quantity
+
+# Figures that are never a quantity, whatever the learned tagger thinks: a price ("@ 19.95",
+# "EUR 31", "31 EUR"), a reference ("PO 4471", "order #5521", "ref 88"), a time ("3 pm",
+# "10:30"), a percentage; and any figure with decimals or inside a date.
+_NOT_BEFORE = re.compile(
+    r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?)\s*[#:.]?"
+    r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
+    r"|\b(?:dock|gate|bay|building|room|floor|hall|door|platform|line|kw|week|cw))\s*|\d[:/])$",
+    re.I,
+)
+_NOT_AFTER = re.compile(
+    r"^(?:\s*(?:[\u20ac$\u00a3%]|eur\b|usd\b|gbp\b|chf\b|euros?\b|dollars?\b|[ap]\.?m\b)|:\d|/\d)",
+    re.I,
+)
 
 
 def _catalogue_matcher(catalogue: Sequence[CatalogueItem]) -> NameMatcher:
@@ -55,6 +70,51 @@ def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bo
     figure = str(int(number.value)) if number.value.is_integer() else ""
     multiplied = re.search(r"[x\u00d7]$", text[: number.start], re.I) is not None
     return in_code, figure in re.findall(r"\d+", match.name) and not multiplied
+
+
+# What makes a message more than a plain order, for a person to read: a correction ("make that
+# 12"), a question about prices, a cancellation, a payment. Routed, never guessed at.
+_NOT_PLAIN = re.compile(
+    r"\b(?:make (?:it|that)|instead of|i meant|correction|scratch that|cancel\w*|"
+    r"don'?t (?:book|order|ship)|do not (?:book|order|ship)|no order|just asking|"
+    r"how much|what would|quot(?:e|ation)|paid|payment|remittance)\b",
+    re.I,
+)
+# Quoted mail: "> ..." lines, and everything after "-----Original Message-----" or "On ... wrote:".
+_QUOTED = re.compile(r"^>.*$|^-{2,}\s*Original Message\s*-{2,}[\s\S]*|^On .+ wrote:[\s\S]*", re.M)
+# A clause that asks for something by number ("please send 30") though it names no product.
+_ORDERING = re.compile(
+    r"\b(?:send|order|ship|deliver|book|supply|bestell\w*|liefer\w*|envoy\w*|mand\w*)\b", re.I
+)
+UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's call
+WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
+SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
+
+# "to start 2026", "in 2027": a year, not 2026 pieces.
+_YEAR_CONTEXT = re.compile(
+    r"\b(?:in|of|since|start|starting|year|for|until|till|by|from|end|early|late|mid)\s+$", re.I
+)
+
+
+def _a_year(text: str, number: NumberMention) -> bool:
+    return 1990 <= number.value <= 2100 and bool(_YEAR_CONTEXT.search(text[: number.start]))
+
+
+def _candidates(text: str, today: date) -> list[NumberMention]:
+    """The figures of a clause that may be a quantity (see _NOT_BEFORE)."""
+    dates = [(mention.start, mention.end) for mention in find_dates(text, today)]
+    return [
+        number
+        for number in find_numbers(text, words=True)
+        if 1 <= number.value <= MAX_QUANTITY
+        and number.value.is_integer()
+        and number.decimals == 0
+        and not (text[number.start] == "0" and not number.in_words)  # 00010: an item number
+        and not _NOT_BEFORE.search(text[: number.start])
+        and not _NOT_AFTER.search(text[number.end :])
+        and not any(start <= number.start < end for start, end in dates)
+        and not _a_year(text, number)
+    ]
 
 
 def _annotated(text: str, match: Match | None) -> str:
@@ -93,6 +153,12 @@ def _quantity_features(text: str, number: NumberMention, match: Match) -> Featur
         }
     )
     return features
+
+
+def _codes_in(text: str, catalogue: Sequence[CatalogueItem]) -> list[str]:
+    """The catalogue's SKUs written in the text as codes ('WID-300', 'wid300'), in order."""
+    written = {normalize_code(code) for code in re.findall(r"\b[A-Za-z]{2,6}[-_ ]?\d{2,8}\b", text)}
+    return [item.sku for item in catalogue if normalize_code(item.sku) in written]
 
 
 def _future_dates(text: str, today: date) -> list[DateMention]:
@@ -134,7 +200,7 @@ class OrderExtractor:
                 kinds.append(ITEM if line else OTHER)
                 if line is None or match is None:
                     continue
-                for number in find_numbers(segment.text, words=True):
+                for number in _candidates(segment.text, example.today):
                     quantity_features.append(_quantity_features(segment.text, number, match))
                     quantity_labels.append(QUANTITY if number.value == line.quantity else OTHER)
             for mention in _future_dates(example.text, example.today):
@@ -159,11 +225,39 @@ class OrderExtractor:
         for segment, match, odds in zip(segments, matches, item_odds, strict=True):
             if odds[ITEM] < 0.5:
                 continue
-            line = self._line(segment.text, match, odds[ITEM])
+            line = self._line(segment.text, match, odds[ITEM], request.today)
+            first = next((seen for seen in lines if line and seen.sku == line.sku), None)
             if line is None:
                 unresolved.append(segment.text.strip())
-            elif all(seen.sku != line.sku for seen in lines):  # a product named twice is one line
+            elif first is None:
                 lines.append(line)
+            elif first.quantity != line.quantity:  # "make that 12": which one is meant?
+                unresolved.append(segment.text.strip())
+        # A product code written in the message that no line took: a line missed, or a
+        # mention a person should judge; either way no one-sided answer goes through.
+        taken = {line.sku for line in lines}
+        unresolved += [
+            sku for sku in _codes_in(request.text, request.catalogue) if sku not in taken
+        ]
+        unresolved += [
+            segment.text.strip()
+            for segment, match, odds in zip(segments, matches, item_odds, strict=True)
+            if odds[ITEM] < 0.5
+            and _candidates(segment.text, request.today)
+            and (
+                odds[ITEM] >= UNSURE_ITEM
+                or (match is not None and match.score >= WEAK_MATCH)
+                or _ORDERING.search(segment.text)
+            )
+        ]
+        quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
+        unresolved += [
+            segment.text.strip()
+            for segment, odds in zip(segments, item_odds, strict=True)
+            if odds[ITEM] >= UNSURE_ITEM and any(a <= segment.start < b for a, b in quoted)
+        ]
+        if lines and (cue := _NOT_PLAIN.search(request.text)):
+            unresolved.append(f"the message says {cue[0]!r}")
         requested, date_confidence = self._requested_date(request.text, request.today)
         # As sure as the weakest part; nothing found is nothing to be sure of.
         weakest = [line.confidence for line in lines] + ([date_confidence] if requested else [])
@@ -176,16 +270,24 @@ class OrderExtractor:
             confidence=min(weakest) if lines else 0.0,
         )
 
-    def _line(self, text: str, match: Match | None, item_odds: float) -> ExtractedOrderLine | None:
+    def _line(
+        self, text: str, match: Match | None, item_odds: float, today: date
+    ) -> ExtractedOrderLine | None:
         if match is None or match.score < MIN_MATCH_SCORE:
             return None
-        numbers = [number for number in find_numbers(text, words=True) if number.value >= 1]
+        # The product's own figures (PMP-420, Servo 400W) are no quantity unless multiplied.
+        numbers = [n for n in _candidates(text, today) if not any(_part_of_product(text, n, match))]
         odds = self._quantities.probabilities([_quantity_features(text, n, match) for n in numbers])
         if not odds:
             return None
-        quantity_odds, number = max(
-            zip((row[QUANTITY] for row in odds), numbers, strict=True), key=lambda pair: pair[0]
+        ranked = sorted(
+            zip((row[QUANTITY] for row in odds), numbers, strict=True), key=lambda pair: -pair[0]
         )
+        quantity_odds, number = ranked[0]
+        if len(numbers) == 1:  # an order line's one figure that is not the product's
+            quantity_odds = max(quantity_odds, SOLE_FIGURE)
+        else:  # as sure as the runner-up is unlikely: two likely figures are a person's call
+            quantity_odds *= 1 - ranked[1][0]
         if quantity_odds < 0.5:
             return None  # only figures of the product itself: mentioned, not ordered
         return ExtractedOrderLine(

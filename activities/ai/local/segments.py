@@ -5,8 +5,28 @@ from dataclasses import dataclass
 
 # A table row keeps its cells together; prose splits at commas, semicolons and "and".
 _TABLE_ROW = re.compile(r"\||\t| {3,}")
+# A pasted CSV row: cells separated by commas with no space after them ("BRG-810,2000").
+_CSV_ROW = re.compile(r"[^,\s][^,]*(?:,[^,\s][^,]*)+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_AFTER_CODE = re.compile(r"\b[A-Za-z]{2,6}-?\d{2,8},")
+
+
+def _csv_row(text: str) -> bool:
+    """Comma-separated cells, and not only because of thousands (1,200) in prose."""
+    if not _CSV_ROW.fullmatch(text):
+        return False
+    return text.count(",") > len(_THOUSANDS.findall(text)) or bool(_AFTER_CODE.search(text))
+
+
 # A comma with a digit right after it groups thousands (1,200) and is no break.
-_CLAUSE_BREAK = re.compile(r";\s*|,(?!\d)\s*|\s+(?:and|plus|as well as|&)\s+", re.I)
+# "and" inside a number in words ("three hundred and fifty") is no break either.
+# A sentence ends at a full stop before a capital ("... PMP-410. Delivery to 12 Mill Road").
+# "and" is also "und", "sowie", "et", "y" in the messages of German, French and Spanish customers.
+_CLAUSE_BREAK = re.compile(
+    r";\s*|,(?!\d)\s*|\.\s+(?=[A-Z])|\s+\+\s+"
+    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|et|y)\s+",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,9 @@ def clauses(text: str) -> list[Segment]:
     for line in lines(text):
         if _TABLE_ROW.search(line.text):
             found.append(line)
+            continue
+        if _csv_row(line.text):  # its cells apart, as a table row's (same offsets)
+            found.append(Segment(line.start, line.end, line.text.replace(",", "\t")))
             continue
         start = 0
         for match in [*_CLAUSE_BREAK.finditer(line.text), None]:
