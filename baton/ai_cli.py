@@ -1,13 +1,17 @@
 """`baton ai report`: where each AI step's confidence threshold should be, from data, and how
 the models do on the hand-written evaluation set."""
 
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from activities.ai.evaluation import (
+    HandWrittenOrder,
     Reading,
+    at_least_as_good,
     calibrate,
     calibration_readings,
     hand_written,
@@ -15,8 +19,14 @@ from activities.ai.evaluation import (
     read_orders,
     tally,
 )
-from activities.ai.local.provider import shared_models
+from activities.ai.factory import learned_dir
+from activities.ai.local.examples import OrderExample, load
+from activities.ai.local.learning import load_learned, save_learned
+from activities.ai.local.provider import LocalModels, shared_models
+from core import ledger
+from core.db import make_engine, prepare_database, session_scope
 from core.logging import command_settings
+from workflows.contracts.ai import ORDER_CORRECTION, OrderCorrection
 from workflows.contracts.invoices import INVOICE_PROCESSING, InvoicePolicy
 from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
 
@@ -36,26 +46,30 @@ def report(
     ] = EVAL_SET,
 ) -> None:
     """Per model: the threshold that keeps silently wrong answers within the target on the
-    calibration split, the share of work it sends to people, and the hand-written set's
-    right / routed / silently wrong at that threshold and at the policy's."""
+    calibration split (the held-out synthetic examples and every other hand-written one), the
+    share of work it sends to people, and the rest of the hand-written set's right / routed /
+    silently wrong at that threshold and at the policy's."""
     settings = command_settings()
     goal = settings.ai_silent_error_target if target is None else target
-    models = shared_models()
+    models = shared_models(learned_dir=learned_dir(settings))
     order_policy = OrderPolicy.model_validate(settings.policy_for(ORDER_FULFILLMENT))
     invoice_policy = InvoicePolicy.model_validate(settings.policy_for(INVOICE_PROCESSING))
     policy = {
         "order-extractor": order_policy.confidence_threshold,
         "invoice-extractor": invoice_policy.confidence_threshold,
     }
+    calibration = calibration_readings(models)
     held_out: dict[str, list[Reading]] = {}
     if (eval_set / "orders.jsonl").exists():
         orders, invoices = hand_written(eval_set)
-        held_out = {
-            "order-extractor": read_orders(models, orders),
-            "invoice-extractor": read_invoices(models, invoices),
-        }
+        for model, readings in (
+            ("order-extractor", read_orders(models, orders)),
+            ("invoice-extractor", read_invoices(models, invoices)),
+        ):
+            calibration[model] += readings[::2]  # real phrasing in the calibration too
+            held_out[model] = readings[1::2]
     typer.echo(f"models {models.version}; silently-wrong target {goal:.1%}")
-    for model, readings in calibration_readings(models).items():
+    for model, readings in calibration.items():
         chosen = calibrate(readings, goal)
         typer.echo(f"\n{model}")
         typer.echo(
@@ -65,7 +79,66 @@ def report(
         typer.echo(f"  at the policy's {policy[model]:.2f}: {tally(readings, policy[model])}")
         if model in held_out:
             hand = held_out[model]
-            typer.echo(
-                f"  hand-written set at {chosen.threshold:.2f}: {tally(hand, chosen.threshold)}"
+            for threshold in (chosen.threshold, policy[model]):
+                typer.echo(
+                    f"  hand-written, held out, at {threshold:.2f}: {tally(hand, threshold)}"
+                )
+
+
+@app.command()
+def retrain(
+    eval_set: Annotated[
+        Path, typer.Option(help="the hand-written set (orders.jsonl, invoices.jsonl)")
+    ] = EVAL_SET,
+) -> None:
+    """Retrains the order extractor with the shipped data plus every order correction in the
+    ledger, and keeps it only if it is at least as good as the current one on the held-out
+    sets (as many right, no more silently wrong); the AI workers use it from their next start."""
+    settings = command_settings()
+    engine = make_engine(settings.resolved_database_url)
+    prepare_database(engine, settings)
+    with session_scope(engine) as session:
+        rows = ledger.of_step(session, ORDER_CORRECTION)
+    engine.dispose()
+    directory = learned_dir(settings)
+    current = load_learned(directory)
+    known = {c.model_dump_json() for c in current}
+    new = [
+        c
+        for row in rows
+        if (c := OrderCorrection.model_validate(row.data)).model_dump_json() not in known
+    ]
+    if not new:
+        typer.echo(
+            f"nothing new to learn: {len(current)} corrections learned, {len(rows)} in the ledger"
+        )
+        return
+    candidate = current + list({c.model_dump_json(): c for c in new}.values())
+    threshold = OrderPolicy.model_validate(
+        settings.policy_for(ORDER_FULFILLMENT)
+    ).confidence_threshold
+    sets: dict[str, Sequence[OrderExample | HandWrittenOrder]] = {
+        "synthetic eval split": load(OrderExample, "orders", "eval")
+    }
+    if (eval_set / "orders.jsonl").exists():
+        sets["hand-written set"] = hand_written(eval_set)[0]
+    with tempfile.TemporaryDirectory() as draft:
+        save_learned(Path(draft), candidate)
+        before, after = LocalModels(learned_dir=directory), LocalModels(learned_dir=Path(draft))
+        better = True
+        for name, examples in sets.items():
+            was, now = (
+                tally(read_orders(before, examples), threshold),
+                tally(read_orders(after, examples), threshold),
             )
-            typer.echo(f"  hand-written set at {policy[model]:.2f}: {tally(hand, policy[model])}")
+            typer.echo(f"{name}: before {was}")
+            typer.echo(f"{' ' * len(name)}  after  {now}")
+            better = better and at_least_as_good(was, now)
+    if not better:
+        typer.echo(f"kept {before.version}: the retrained model is worse on a held-out set")
+        raise typer.Exit(1)
+    save_learned(directory, candidate)
+    typer.echo(
+        f"learned {len(new)} new corrections ({len(candidate)} in all): {after.version}; "
+        "the AI workers use it from their next start"
+    )

@@ -166,6 +166,13 @@ def append(engine: Engine, entry: LedgerEntry) -> bool:
     raise AssertionError("unreachable")
 
 
+def of_step(session: Session, step: str) -> list[LedgerRow]:
+    """Every applied decision of one kind of step (e.g. the corrections people made), oldest
+    first."""
+    query = select(LedgerRow).where(LedgerRow.step == step, col(LedgerRow.applied))
+    return list(session.exec(query.order_by(col(LedgerRow.decided_at), col(LedgerRow.id))).all())
+
+
 def for_process(session: Session, process_id: str) -> list[LedgerRow]:
     query = select(LedgerRow).where(LedgerRow.process_id == process_id)
     return list(session.exec(query.order_by(col(LedgerRow.decided_at), col(LedgerRow.id))).all())

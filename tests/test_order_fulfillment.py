@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from tests.approvals import ledger
 from tests.helpers import (
     ALICE,
     BOB,
@@ -20,6 +21,7 @@ from tests.helpers import (
     wait_for_task,
     writes,
 )
+from workflows.contracts.ai import ORDER_CORRECTION, OrderCorrection
 from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.tasks import task_id_for
 
@@ -292,6 +294,12 @@ async def test_a_weak_extraction_is_corrected_by_a_sales_rep(stack: Stack) -> No
     done = await until(stack, process_id, "completed")
     await keep_history(stack, process_id, "order-low-confidence-corrected", TASKS)
     assert done["order"]["lines"] == corrected
+    # The correction is an example for `baton ai retrain`, with what the customer wrote.
+    [learned] = [row for row in ledger(stack, process_id) if row.step == ORDER_CORRECTION]
+    correction = OrderCorrection.model_validate(learned.data)
+    assert correction.text == message
+    assert [line.model_dump() for line in correction.corrected] == corrected
+    assert [line.model_dump() for line in correction.extracted] == [corrected[0]]
 
 
 async def test_cancelling_while_a_manager_decides_closes_the_task_too(stack: Stack) -> None:

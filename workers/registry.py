@@ -6,7 +6,7 @@ from typing import Any
 
 from activities.ai.activities import AIActivities
 from activities.ai.factory import build_provider
-from activities.ai.local.provider import LocalProvider, shared_models
+from activities.ai.local.provider import LocalProvider
 from activities.bots.crm import CRMBot
 from activities.bots.erp import ERPBot
 from activities.bots.finance import FinanceBot
@@ -74,7 +74,7 @@ def content_for(queue: TaskQueue, resources: Resources) -> QueueContent:
         return QueueContent(
             activities=activities_of(AIActivities(provider)),
             max_concurrent_activities=settings.ai_concurrency,
-            warm_up=shared_models().warm_up if isinstance(provider, LocalProvider) else None,
+            warm_up=provider.warm_up if isinstance(provider, LocalProvider) else None,
         )
     if queue is TaskQueue.INBOX:
         return QueueContent(

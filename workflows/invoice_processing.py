@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.contracts.ai import (
+    INVOICE_CORRECTION,
     AIActivity,
     ExtractInvoiceRequest,
     ExtractInvoiceResult,
@@ -193,12 +194,16 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         self.tracker.reviewed("extract the invoice", corrected.model_dump(mode="json") != shown)
         # Corrections are evaluation data: a later training run compares them with the AI.
         await self.ledger(
-            "invoice-correction",
+            INVOICE_CORRECTION,
             ActorKind.HUMAN,
             ", ".join(result.decided_by) or "ap_clerk",
             "corrected",
             None,
-            {"extracted": shown, "corrected": corrected.model_dump(mode="json")},
+            {
+                "text": self.run_input.invoice.text,
+                "extracted": shown,
+                "corrected": corrected.model_dump(mode="json"),
+            },
         )
         return corrected
 

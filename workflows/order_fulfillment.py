@@ -16,6 +16,7 @@ from temporalio import workflow
 
 from workflows.contracts import search_attributes as search
 from workflows.contracts.ai import (
+    ORDER_CORRECTION,
     AIActivity,
     CatalogueItem,
     ClassifyMessageRequest,
@@ -64,6 +65,7 @@ from workflows.steps.process import Process, Rejected, process
 from workflows.steps.saga import all_settled
 
 READ_BEFORE_TURNING_AWAY = "read-before-turning-away"  # the patch that reads lines first
+CORRECTIONS_TO_LEARN = "corrections-to-learn"  # the patch that records order corrections
 
 
 @process(ORDER_FULFILLMENT)
@@ -220,8 +222,25 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             self.lines = [OrderLine.model_validate(line) for line in result.data["lines"]]
         except (ValidationError, TypeError) as exc:
             raise Rejected(f"the corrected lines are invalid: {exc}") from None
-        changed = [line.model_dump() for line in self.lines] != extracted_lines
+        corrected = [line.model_dump() for line in self.lines]
+        changed = corrected != extracted_lines
         self.tracker.reviewed("extract the order lines", changed)
+        # A correction is an example the models learn from (`baton ai retrain`). Runs since
+        # this change record it (older histories, without the marker, replay without it).
+        if changed and workflow.patched(CORRECTIONS_TO_LEARN):
+            await self.ledger(
+                ORDER_CORRECTION,
+                ActorKind.HUMAN,
+                ", ".join(result.decided_by) or "sales_rep",
+                "corrected",
+                None,
+                {
+                    "text": message,
+                    "today": workflow.now().date().isoformat(),
+                    "extracted": extracted_lines,
+                    "corrected": corrected,
+                },
+            )
 
     async def _check(self) -> tuple[CustomerCredit, ScoreRiskResult]:
         self.tracker.stage("check")

@@ -102,6 +102,12 @@ def tally(readings: Iterable[Reading], threshold: float) -> Tally:
     return Tally(counts[Outcome.RIGHT], counts[Outcome.ROUTED], counts[Outcome.WRONG])
 
 
+def at_least_as_good(before: Tally, after: Tally) -> bool:
+    """Whether a retrained model may replace the current one: as many answers right, and no
+    more silently wrong."""
+    return after.right >= before.right and after.wrong <= before.wrong
+
+
 @dataclass(frozen=True)
 class Calibration:
     threshold: float  # the lowest at which the silently-wrong share is within the target

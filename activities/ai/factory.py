@@ -1,8 +1,10 @@
 """Chooses the AI provider the settings name."""
 
+from pathlib import Path
+
 import httpx
 
-from activities.ai.local.provider import LocalProvider
+from activities.ai.local.provider import LocalProvider, shared_models
 from activities.ai.openai_compat import OpenAIProvider
 from activities.ai.provider import AIProvider
 from core.settings import AIProvider as ProviderKind
@@ -19,4 +21,9 @@ def build_provider(settings: Settings, http_client: httpx.AsyncClient) -> AIProv
             api_key=settings.openai_api_key.get_secret_value(),
             model=settings.openai_model,
         )
-    return LocalProvider()
+    return LocalProvider(shared_models(learned_dir=learned_dir(settings)))
+
+
+def learned_dir(settings: Settings) -> Path:
+    """Where `baton ai retrain` keeps what the local models learned from corrections."""
+    return settings.data_dir / "ai"

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.bots import OrderLine
 from workflows.contracts.departments import Department
 
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -37,6 +38,20 @@ def ai_department(activity: str) -> str:
     """An AI step's department; "" for one not declared: it counts for its process's."""
     department = AI_DEPARTMENTS.get(activity)
     return department.value if department else ""
+
+
+# The ledger steps of people's corrections of the AI: examples `baton ai retrain` learns from.
+ORDER_CORRECTION = "order-correction"  # data: text, today, extracted and corrected lines
+INVOICE_CORRECTION = "invoice-correction"  # data: text, extracted and corrected fields
+
+
+class OrderCorrection(BaseModel):
+    """What an order correction's ledger entry holds."""
+
+    text: str
+    today: date
+    extracted: list[OrderLine]
+    corrected: list[OrderLine]
 
 
 # ApplicationError type of a request no AI step can answer (e.g. empty text): never retried.

@@ -46,8 +46,13 @@ _NOT_AFTER = re.compile(
 )
 
 
-def _catalogue_matcher(catalogue: Sequence[CatalogueItem]) -> NameMatcher:
-    return NameMatcher([(item.sku, item.name) for item in catalogue])
+def _catalogue_matcher(
+    catalogue: Sequence[CatalogueItem], aliases: Sequence[tuple[str, str]] = ()
+) -> NameMatcher:
+    """The catalogue's names, and what customers were seen to call its products (learned)."""
+    skus = {item.sku for item in catalogue}
+    learned = [(sku, alias) for sku, alias in aliases if sku in skus]
+    return NameMatcher([(item.sku, item.name) for item in catalogue] + learned)
 
 
 def _labelled_line(
@@ -90,6 +95,7 @@ UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's cal
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
+_CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
 # "to start 2026", "in 2027": a year, not 2026 pieces.
 _YEAR_CONTEXT = re.compile(
     r"\b(?:in|of|since|start|starting|year|for|until|till|by|from|end|early|late|mid)\s+$", re.I
@@ -101,12 +107,15 @@ def _a_year(text: str, number: NumberMention) -> bool:
 
 
 def _candidates(text: str, today: date) -> list[NumberMention]:
-    """The figures of a clause that may be a quantity (see _NOT_BEFORE)."""
+    """The figures of a clause that may be a quantity (see _NOT_BEFORE); none after a phone
+    number's label or its "+"."""
     dates = [(mention.start, mention.end) for mention in find_dates(text, today)]
+    contact = _CONTACT.search(text)
     return [
         number
         for number in find_numbers(text, words=True)
-        if 1 <= number.value <= MAX_QUANTITY
+        if (contact is None or number.start < contact.start())
+        and 1 <= number.value <= MAX_QUANTITY
         and number.value.is_integer()
         and number.decimals == 0
         and not (text[number.start] == "0" and not number.in_words)  # 00010: an item number
@@ -186,9 +195,13 @@ def _date_features(text: str, mention: DateMention, today: date) -> Features:
 
 class OrderExtractor:
     def __init__(
-        self, examples: Sequence[OrderExample], catalogue: Sequence[CatalogueItem]
+        self,
+        examples: Sequence[OrderExample],
+        catalogue: Sequence[CatalogueItem],
+        aliases: Sequence[tuple[str, str]] = (),
     ) -> None:
-        matcher = _catalogue_matcher(catalogue)
+        self._aliases = list(aliases)
+        matcher = _catalogue_matcher(catalogue, self._aliases)
         texts, kinds = [], []
         quantity_features, quantity_labels = [], []
         date_features, date_labels = [], []
@@ -211,7 +224,7 @@ class OrderExtractor:
         self._dates = SpanTagger(date_features, date_labels)
 
     def extract(self, request: ExtractOrderRequest) -> ExtractOrderResult:
-        matcher = _catalogue_matcher(request.catalogue)
+        matcher = _catalogue_matcher(request.catalogue, self._aliases)
         segments = clauses(request.text)
         matches = [matcher.best(segment.text) for segment in segments]
         item_odds = self._segments.probabilities(
@@ -237,16 +250,20 @@ class OrderExtractor:
         # mention a person should judge; either way no one-sided answer goes through.
         taken = {line.sku for line in lines}
         unresolved += [
-            sku for sku in _codes_in(request.text, request.catalogue) if sku not in taken
+            sku
+            for segment, match in zip(segments, matches, strict=True)
+            if self._figures(segment.text, match, request.today)
+            for sku in _codes_in(segment.text, request.catalogue)
+            if sku not in taken
         ]
         unresolved += [
             segment.text.strip()
             for segment, match, odds in zip(segments, matches, item_odds, strict=True)
             if odds[ITEM] < 0.5
-            and _candidates(segment.text, request.today)
+            and self._figures(segment.text, match, request.today)
             and (
                 odds[ITEM] >= UNSURE_ITEM
-                or (match is not None and match.score >= WEAK_MATCH)
+                or (match is not None and WEAK_MATCH <= match.score < MIN_MATCH_SCORE)
                 or _ORDERING.search(segment.text)
             )
         ]
@@ -275,8 +292,7 @@ class OrderExtractor:
     ) -> ExtractedOrderLine | None:
         if match is None or match.score < MIN_MATCH_SCORE:
             return None
-        # The product's own figures (PMP-420, Servo 400W) are no quantity unless multiplied.
-        numbers = [n for n in _candidates(text, today) if not any(_part_of_product(text, n, match))]
+        numbers = self._figures(text, match, today)
         odds = self._quantities.probabilities([_quantity_features(text, n, match) for n in numbers])
         if not odds:
             return None
@@ -296,6 +312,16 @@ class OrderExtractor:
             source_text=text.strip(),
             confidence=item_odds * match.quality * quantity_odds,
         )
+
+    @staticmethod
+    def _figures(text: str, match: Match | None, today: date) -> list[NumberMention]:
+        """The clause's figures that may be a quantity: the product's own (PMP-420, Servo
+        400W) are none unless multiplied."""
+        return [
+            number
+            for number in _candidates(text, today)
+            if match is None or not any(_part_of_product(text, number, match))
+        ]
 
     def _requested_date(self, text: str, today: date) -> tuple[date | None, float]:
         mentions = _future_dates(text, today)

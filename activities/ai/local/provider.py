@@ -6,6 +6,7 @@ CPU work, so it runs in a thread and never blocks the worker's event loop.
 """
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from activities.ai.local.examples import (
     load,
 )
 from activities.ai.local.invoices import InvoiceExtractor
+from activities.ai.local.learning import aliases, examples, load_learned
 from activities.ai.local.messages import MessageClassifier
 from activities.ai.local.orders import OrderExtractor
 from activities.ai.local.risk import RiskScorer
@@ -63,16 +65,24 @@ class Lazy(Generic[T]):
 
 
 class LocalModels:
-    """The four models over one data directory, each trained when first needed."""
+    """The four models over one data directory, each trained when first needed; the order
+    extractor also from the corrections learned in `learned_dir` (see learning.py)."""
 
-    def __init__(self, data_dir: Path = DATA_DIR) -> None:
-        self.version = f"data-{data_version(data_dir)}+sklearn-{sklearn.__version__}"
+    def __init__(self, data_dir: Path = DATA_DIR, learned_dir: Path | None = None) -> None:
+        learned = load_learned(learned_dir)
+        digest = data_version(data_dir)
+        if learned:
+            corrections = "".join(c.model_dump_json() for c in learned).encode()
+            digest += f".learned-{len(learned)}-{hashlib.sha256(corrections).hexdigest()[:8]}"
+        self.version = f"data-{digest}+sklearn-{sklearn.__version__}"
         self.messages = Lazy(
             lambda: MessageClassifier(load(MessageExample, "messages", "train", data_dir))
         )
         self.orders = Lazy(
             lambda: OrderExtractor(
-                load(OrderExample, "orders", "train", data_dir), catalogue(data_dir)
+                load(OrderExample, "orders", "train", data_dir) + examples(learned),
+                catalogue(data_dir),
+                aliases(learned),
             )
         )
         self.invoices = Lazy(
@@ -87,14 +97,17 @@ class LocalModels:
 
 
 @cache
-def shared_models(data_dir: Path = DATA_DIR) -> LocalModels:
+def shared_models(data_dir: Path = DATA_DIR, learned_dir: Path | None = None) -> LocalModels:
     """One set of models per process, whichever provider or activity asks."""
-    return LocalModels(data_dir)
+    return LocalModels(data_dir, learned_dir)
 
 
 class LocalProvider:
     def __init__(self, models: LocalModels | None = None) -> None:
         self._models = models or shared_models()
+
+    def warm_up(self) -> None:
+        self._models.warm_up()
 
     async def classify_message(self, request: ClassifyMessageRequest) -> ClassifyMessageResult:
         model = self._models.messages
