@@ -17,6 +17,7 @@ from functools import lru_cache
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\b[A-Za-z]{2,6}[-_/ ]?\d{2,8}\b")
 _FIGURE = re.compile(r"^(\d+)[a-z]{0,2}$")  # a figure with an optional unit: 10, 10m, 400w
+_SPEC = re.compile(r"^(?:\d+[a-z]{0,2}|inch)$")  # a size or rating in a name: 1 inch, 400w
 MIN_WORD_SIMILARITY = 0.75
 
 
@@ -76,16 +77,20 @@ def word_similarity(name_word: str, written: str) -> float:
 
 
 class NameMatcher:
-    """Matches text against entries (key, name): the catalogue's SKUs or the vendors' ids."""
+    """Matches text against entries (key, name): the catalogue's SKUs or the vendors' ids. A
+    key may have several names (what customers were seen to call a product); the first is its
+    own."""
 
     def __init__(self, entries: Sequence[tuple[str, str]]) -> None:
-        self._names = dict(entries)
+        self._entries = list(entries)
+        self._names: dict[str, str] = {}
+        for key, name in self._entries:
+            self._names.setdefault(key, name)
         self._codes = {normalize_code(key): key for key in self._names}
-        self._words = {key: sorted(set(words(name))) for key, name in self._names.items()}
-        frequency = Counter(word for name_words in self._words.values() for word in name_words)
-        count = len(self._names)
+        self._words = [sorted(set(words(name))) for _, name in self._entries]
+        frequency = Counter(word for name_words in self._words for word in name_words)
+        count = len(self._entries)
         self._weight = {word: math.log(1 + count / seen) for word, seen in frequency.items()}
-        self._total = {key: sum(self._weight[w] for w in ws) for key, ws in self._words.items()}
         self._similar: dict[str, dict[str, float]] = {}  # written word -> name words it resembles
 
     def find_code(self, text: str) -> Match | None:
@@ -102,17 +107,22 @@ class NameMatcher:
         return self._similar[written]
 
     def name_scores(self, text: str) -> list[tuple[float, str]]:
-        """Each entry's score for `text`, best first."""
+        """Each key's score for `text` (its best name's), best first. A name's score is the
+        weighted share of its words the text has; a figure of the name (its size or rating:
+        '1 inch', '400W') counts only when written, as people leave it out when nothing else
+        has the rest of the name."""
         best: dict[str, float] = {}
         for written in set(words(text)):
             for word, similarity in self._resembled(written).items():
                 best[word] = max(best.get(word, 0.0), similarity)
-        scores = [
-            (sum(self._weight[w] * best.get(w, 0.0) for w in name_words) / self._total[key], key)
-            for key, name_words in self._words.items()
-            if self._total[key]
-        ]
-        return sorted(scores, reverse=True)
+        scores: dict[str, float] = {}
+        for (key, _), name_words in zip(self._entries, self._words, strict=True):
+            counted = [w for w in name_words if best.get(w) or not _SPEC.match(w)]
+            total = sum(self._weight[w] for w in counted)
+            if total:
+                score = sum(self._weight[w] * best.get(w, 0.0) for w in counted) / total
+                scores[key] = max(scores.get(key, 0.0), score)
+        return sorted(((score, key) for key, score in scores.items()), reverse=True)
 
     def best(self, text: str) -> Match | None:
         """The entry `text` names, by code first, else by name; None for an empty list."""

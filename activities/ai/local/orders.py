@@ -37,12 +37,16 @@ MAX_QUANTITY = 100_000  # more is a phone, account or reference number, not a qu
 _NOT_BEFORE = re.compile(
     r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?)\s*[#:.]?"
     r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
-    r"|\b(?:dock|gate|bay|building|room|floor|hall|door|platform|line|kw|week|cw))\s*|\d[:/])$",
+    r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw))"
+    r"\s*|\d[:/-])$",
     re.I,
 )
 _NOT_AFTER = re.compile(
-    r"^(?:\s*(?:[\u20ac$\u00a3%]|eur\b|usd\b|gbp\b|chf\b|euros?\b|dollars?\b|[ap]\.?m\b)|:\d|/\d)",
-    re.I,
+    r"^(?:(?i:\s*(?:[\u20ac$\u00a3%]|eur\b|usd\b|gbp\b|chf\b|euros?\b|dollars?\b|[ap]\.?m\b))"
+    r"|:\d|/\d"
+    # a house number or a postcode: "12 Mill Road", "14 Kingsway", "90210 Springfield"
+    r"|-\d|\s+(?:[A-Z][a-z]+\s+){0,2}(?:Road|Rd|Street|St|Way|Lane|Ln|Ave|Avenue|Parkway"
+    r"|Estate|Drive|Dr|Boulevard|Blvd|Place|Square|Court|Kingsway|Stra(?:ss|\u00df)e|Weg|Platz)\b)",
 )
 
 
@@ -78,11 +82,13 @@ def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bo
 
 
 # What makes a message more than a plain order, for a person to read: a correction ("make that
-# 12"), a question about prices, a cancellation, a payment. Routed, never guessed at.
+# 12"), a question about prices, a cancellation, a payment, a question about an order already
+# placed ("where is our order"). Routed, never guessed at.
 _NOT_PLAIN = re.compile(
     r"\b(?:make (?:it|that)|instead of|i meant|correction|scratch that|cancel\w*|"
     r"don'?t (?:book|order|ship)|do not (?:book|order|ship)|no order|just asking|"
-    r"how much|what would|quot(?:e|ation)|paid|payment|remittance)\b",
+    r"how much|what would|quot(?:e|ation)|paid|payment|remittance|where (?:is|are)|tracking"
+    r"|status of|still waiting|was promised|(?:has|have)(?:n't| not) arrived)\b",
     re.I,
 )
 # Quoted mail: "> ..." lines, and everything after "-----Original Message-----" or "On ... wrote:".
@@ -91,10 +97,17 @@ _QUOTED = re.compile(r"^>.*$|^-{2,}\s*Original Message\s*-{2,}[\s\S]*|^On .+ wro
 _ORDERING = re.compile(
     r"\b(?:send|order|ship|deliver|book|supply|bestell\w*|liefer\w*|envoy\w*|mand\w*)\b", re.I
 )
+# "3 flux capacitors", "5 x things": a count of something, ordered or not a person's to say.
+_COUNTED = re.compile(
+    r"\s*(?:x|pcs\.?|pieces|units|ea|nos\.?|of)?\s*(?!(?:days?|weeks?|months?|years?|hours?"
+    r"|minutes?|mins?|h|am|pm|percent|more|times|or|and|to|of)\b)[A-Za-z]{3,}",
+    re.I,
+)
 UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's call
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
+_TOWN = re.compile(r"\s+[A-Z][a-z]+")  # after five digits: a postcode ("90210 Springfield")
 _CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
 # "to start 2026", "in 2027": a year, not 2026 pieces.
 _YEAR_CONTEXT = re.compile(
@@ -123,6 +136,7 @@ def _candidates(text: str, today: date) -> list[NumberMention]:
         and not _NOT_AFTER.search(text[number.end :])
         and not any(start <= number.start < end for start, end in dates)
         and not _a_year(text, number)
+        and not (number.end - number.start == 5 and _TOWN.match(text[number.end :]))
     ]
 
 
@@ -260,11 +274,13 @@ class OrderExtractor:
             segment.text.strip()
             for segment, match, odds in zip(segments, matches, item_odds, strict=True)
             if odds[ITEM] < 0.5
-            and self._figures(segment.text, match, request.today)
+            and (match is None or match.key not in taken)  # a product ordered, named again
+            and (figures := self._figures(segment.text, match, request.today))
             and (
                 odds[ITEM] >= UNSURE_ITEM
                 or (match is not None and WEAK_MATCH <= match.score < MIN_MATCH_SCORE)
                 or _ORDERING.search(segment.text)
+                or any(_COUNTED.match(segment.text[n.end :]) for n in figures)
             )
         ]
         quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
