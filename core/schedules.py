@@ -50,7 +50,9 @@ class ScheduleIn(BaseModel):
     process_type: str = Field(examples=["payables-review"])
     input: dict[str, Any] = Field(default_factory=dict, description="the process input")
     every: timedelta | None = Field(
-        None, description="an interval (ISO 8601, e.g. P1D or PT15M, or seconds)"
+        None,
+        lt=timedelta(days=365),  # a yearly process is a cron; and ISO 8601 as RFC 3339 reads it
+        description="an interval under a year (ISO 8601, e.g. P1D or PT15M, or seconds)",
     )
     cron: str | None = Field(
         None, max_length=200, description="or a cron expression", examples=["0 7 * * MON-FRI"]

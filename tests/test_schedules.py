@@ -107,6 +107,7 @@ async def test_bad_schedules_are_refused_with_the_field(stack: Stack, schedule_i
     assert await refused(_body(schedule_id, cron="0 7 * * *")) == "body"  # both
     assert await refused(_body(schedule_id, every=None)) == "body"  # neither
     assert await refused(_body(schedule_id, every=0.5)) == "body"
+    assert await refused(_body(schedule_id, every="P400D")) == "body.every"
     assert await refused({**_body(schedule_id), "schedule_id": "no spaces"}) == "body.schedule_id"
     assert await refused(_body(schedule_id, process_type="nope")) == "body.process_type"
     assert await refused(_body(schedule_id, input={"as_of": "soon"})) == "body.input.as_of"
