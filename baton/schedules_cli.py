@@ -72,7 +72,7 @@ def create(
                 "schedule_id": schedule_id,
                 "process_type": process_type,
                 "input": given,
-                "every": every,
+                "every": int(every) if every and every.isdigit() else every,
                 "cron": cron,
                 "timezone": timezone,
                 "note": note,

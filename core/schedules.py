@@ -1,7 +1,8 @@
 """Recurring processes on Temporal Schedules, for the API and the CLI alike.
 
 A schedule starts a process of one type with one input at every interval or cron time; each run
-is an ordinary process (same queues, search attributes and policy as one the API starts), whose
+is an ordinary process (queues, search attributes and policy as the API would have started it
+when the schedule was made: a new policy needs a new schedule), whose
 id is the schedule's process id with the time it fired (`payables-review:PAY-daily-...`). What
 Baton needs to show a schedule again (its type, input and recurrence as written, who set it up)
 rides in the schedule's memo, since Temporal keeps a cron expression only as its calendars.
@@ -34,7 +35,8 @@ from workflows.contracts.catalogue import PROCESS_TYPES
 from workflows.contracts.processes import ProcessType
 
 MEMO = "baton_schedule"
-# A schedule that could not fire (Temporal down) catches up within this window, once.
+# The times a schedule missed (Temporal down) within this window still start their runs when
+# it is back; older ones are skipped.
 CATCHUP = timedelta(hours=1)
 
 
@@ -184,8 +186,10 @@ async def listed(client: Client, settings: Settings) -> list[ScheduleOut]:
             continue
         try:
             found.append(view(entry, memo))
-        except LookupError:
-            found.append(view(await client.get_schedule_handle(entry.id).describe(), memo))
+        except LookupError:  # the listing is behind: ask the schedule itself
+            fresh = await _ours(client, settings, entry.id)
+            if fresh is not None:  # else deleted meanwhile
+                found.append(fresh[1])
     return sorted(found, key=lambda schedule: schedule.schedule_id)
 
 

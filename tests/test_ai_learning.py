@@ -75,8 +75,8 @@ def test_a_corrected_phrasing_is_read_right_after_retraining(
     assert lines == set()  # missed: a person would have to read it
     assert confidence < 0.75
 
-    controller, panel = OrderLine(sku="CTL-710", quantity=5), OrderLine(sku="CTL-720", quantity=5)
-    text = "Need 5 units PLC controller + 5 HMI. Same config as last time."
+    controller, panel = OrderLine(sku="CTL-710", quantity=7), OrderLine(sku="CTL-720", quantity=7)
+    text = "For the new packing line: 7 PLC controllers + 7 HMI, please."
     correct(cli_database, "SO-T1", text, [controller], [controller, panel])
     output = retrain()
     assert output.startswith("exit 0"), output

@@ -52,6 +52,14 @@ async def test_overdue_payables_are_reviewed_and_expedited(stack: Stack) -> None
     await _pay(stack, paid, 80.0, "2001-02-01", release=True)
     await _invoice(stack, "V-201", 55.0, "2001-09-01")  # not yet due
 
+    # Grace days leave out the invoices only a little late; the days late stay the true ones.
+    graced = await stack.sandbox.get(
+        "/finance/payables/overdue", params={"as_of": "2001-06-01", "grace_days": 80}
+    )
+    assert [(i["invoice_id"], i["days_overdue"]) for i in graced.json()["invoices"]] == [
+        (unpaid, 92)
+    ]
+
     process_id = await start_process(stack, REVIEW, {"as_of": "2001-06-01"}, key=ERIN)
     task_id = await open_task(stack, process_id, CAROL)
     task = (await stack.api.get(f"/v1/tasks/{task_id}", headers=stack.as_user(CAROL))).json()

@@ -75,6 +75,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
         super().__init__(run)
         self.lines: list[OrderLine] = list(run.order.lines or [])
         self.prices: dict[str, float] = {}
+        self.read_on: date = workflow.now().date()  # the message's "today", for the AI
 
     def view(self) -> dict[str, Any]:
         return {
@@ -166,7 +167,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
             ExtractOrderRequest(
                 text=message,
                 catalogue=[CatalogueItem(sku=p.sku, name=p.name) for p in catalogue.products],
-                today=workflow.now().date(),
+                today=self.read_on,
             ),
             ExtractOrderResult,
             "AI: extract the order lines",
@@ -236,7 +237,7 @@ class OrderFulfillmentWorkflow(Process[OrderRun]):
                 None,
                 {
                     "text": message,
-                    "today": workflow.now().date().isoformat(),
+                    "today": self.read_on.isoformat(),  # the day the AI read it
                     "extracted": extracted_lines,
                     "corrected": corrected,
                 },

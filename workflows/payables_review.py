@@ -5,7 +5,6 @@ collect (finance lists the invoices past due that no payment settled; none: done
 payable is told which invoices to pay first).
 """
 
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -54,13 +53,12 @@ class PayablesReviewWorkflow(Process[PayablesReviewRun]):
     async def _collect(self) -> OverduePayables:
         policy = self.run_input.policy
         self.tracker.stage("collect")
-        # Due before (the day reviewed - grace): overdue by more than the grace days.
         as_of = self.run_input.review.as_of or workflow.now().date()
         self.overdue = await self.bot_step(
             "list the overdue payables",
             BotActivity.LIST_OVERDUE_PAYABLES,
             OverduePayablesRequest(
-                as_of=as_of - timedelta(days=policy.grace_days), limit=policy.max_listed
+                as_of=as_of, grace_days=policy.grace_days, limit=policy.max_listed
             ),
             OverduePayables,
             f"Finance: invoices unpaid past their due date, as of {as_of}",
@@ -77,7 +75,7 @@ class PayablesReviewWorkflow(Process[PayablesReviewRun]):
             kind="review",
             title=f"Review {overdue.count} overdue payables ({totals})",
             description=(
-                f"Invoices due before {overdue.as_of} that no payment has settled, the longest "
+                f"Invoices past due on {overdue.as_of} that no payment has settled, the longest "
                 f"overdue first:\n{listed}" + (f"\n... and {more} more" if more > 0 else "")
             ),
             candidate_roles=[Role.FINANCE_CONTROLLER],

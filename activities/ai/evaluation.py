@@ -116,8 +116,9 @@ class Calibration:
 
 
 def calibrate(readings: Sequence[Reading], target: float) -> Calibration:
-    """The lowest threshold (among the confidences seen, or 1.0 when none will do: everything
-    to people) whose silently-wrong share on `readings` is at most `target`."""
+    """The lowest threshold, among the confidences seen and 1.0, whose silently-wrong share on
+    `readings` is at most `target`; above 1.0 (everything to people) when even answers at full
+    confidence are wrong too often."""
     seen = {r.confidence for r in readings} | {r.not_an_order or 0.0 for r in readings}
     for threshold in sorted({round(confidence, 4) for confidence in seen} | {1.0}):
         counted = tally(readings, threshold)

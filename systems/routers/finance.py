@@ -1,6 +1,6 @@
 """Finance: credit exposure and limits, revenue forecast, invoices and scheduled payments."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -165,14 +165,17 @@ class OverduePayables(BaseModel):
 def overdue_payables(
     session: ReadSession,
     as_of: date,
+    grace_days: int = Query(0, ge=0, le=365),
     limit: int = Query(100, ge=1, le=1000),
 ) -> OverduePayables:
-    """Invoices due before `as_of` that no released payment settles, the longest overdue first
-    (a payment scheduled but not yet released is shown with them)."""
+    """Invoices more than `grace_days` past their due date on `as_of` that no released payment
+    settles, the longest overdue first (a payment scheduled but not yet released is shown with
+    them)."""
     released = select(Payment.invoice_id).where(Payment.status == "released")
+    due_before = as_of - timedelta(days=grace_days)
     due = (
         select(Invoice)
-        .where(col(Invoice.due_date).is_not(None), col(Invoice.due_date) < as_of)
+        .where(col(Invoice.due_date).is_not(None), col(Invoice.due_date) < due_before)
         .where(col(Invoice.id).not_in(released))
         .order_by(col(Invoice.due_date), col(Invoice.id))
     )

@@ -246,6 +246,7 @@ class PaymentRequest(BaseModel):
 
 class OverduePayablesRequest(BaseModel):
     as_of: date
+    grace_days: int = Field(0, ge=0, le=365)  # only invoices more than this many days late
     limit: int = Field(100, ge=1, le=1000)
 
 

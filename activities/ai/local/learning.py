@@ -58,6 +58,13 @@ _FILLER = frozenset(
         "some",
         "more",
         "also",
+        "thank",
+        "thanks",
+        "thx",
+        "cheer",
+        "cheers",
+        "hi",
+        "hello",
     }
 )
 
@@ -79,10 +86,10 @@ def save_learned(directory: Path, corrections: Sequence[OrderCorrection]) -> Non
     draft.replace(path)
 
 
-def _clause_of(correction: OrderCorrection, sku: str, quantity: int) -> str:
+def _clause_of(correction: OrderCorrection, sku: str, quantity: int) -> str | None:
     """The clause that orders this line: one stating its quantity, naming that product if one
-    does, else one naming no product the catalogue knows (the words people use for it); the
-    whole message when no clause states the quantity."""
+    does, else one naming no product the catalogue knows (the words people use for it); None
+    when no clause states the quantity."""
     matcher = NameMatcher([(item.sku, item.name) for item in catalogue()])
     stating = [
         segment.text
@@ -96,7 +103,7 @@ def _clause_of(correction: OrderCorrection, sku: str, quantity: int) -> str:
     for text, match in best.items():
         if match is None or match.score < 0.7:
             return text
-    return correction.text
+    return None
 
 
 def as_example(correction: OrderCorrection) -> OrderExample:
@@ -104,7 +111,7 @@ def as_example(correction: OrderCorrection) -> OrderExample:
         OrderLineLabel(
             sku=line.sku,
             quantity=line.quantity,
-            mention=_clause_of(correction, line.sku, line.quantity),
+            mention=_clause_of(correction, line.sku, line.quantity) or correction.text,
         )
         for line in correction.corrected
     ]
@@ -127,7 +134,7 @@ def aliases(corrections: Sequence[OrderCorrection]) -> list[tuple[str, str]]:
             if (line.sku, line.quantity) in read:
                 continue
             clause = _clause_of(correction, line.sku, line.quantity)
-            if clause is correction.text:
+            if clause is None:
                 continue  # no clause of its own: no telling which words name it
             named = [
                 word

@@ -36,11 +36,18 @@ _SCALES = {"hundred": 100, "thousand": 1000, "dozen": 12}
 _DIGITS = re.compile(r"(?<![\d.,])\d(?:[\d.,]*\d)?")
 # A number in words: "twenty", "a dozen", "two hundred", "three hundred and fifty",
 # "twenty-five", "two thousand five hundred". "a" counts only before a scale ("a hundred").
-_WORD = "|".join([*WORD_VALUES, *_SCALES])
+# Only the combinations English has: "twenty-five", "two hundred", "three hundred and fifty",
+# "fifteen hundred", "two thousand five hundred", "two dozen"; never two units in a row ("one
+# two-pack" is 1 and 2). "a" counts only before a scale ("a hundred").
+_SMALL = (
+    rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|(?:{'|'.join(_UNITS[1:])}))"
+)
+_JOIN = r"(?: and |[ -])"
+_HUNDREDS = rf"(?:(?:a|{_SMALL})[ -]hundred(?:{_JOIN}{_SMALL})?)"
 _WORDS = re.compile(
     r"\b(?:(?P<phrase>half a dozen|a couple of|a pair of)"
-    rf"|(?P<words>(?:a(?=[ -](?:{'|'.join(_SCALES)})\b)|{_WORD})"
-    rf"(?:(?:[ -]|(?:(?<=hundred)|(?<=thousand)) and )(?:{_WORD}))*))\b",
+    rf"|(?P<words>(?:a|{_HUNDREDS}|{_SMALL})[ -]thousand(?:{_JOIN}(?:{_HUNDREDS}|{_SMALL}))?"
+    rf"|{_HUNDREDS}|(?:a|{_SMALL})[ -]dozen|{_SMALL}|zero))\b",
     re.I,
 )
 

@@ -83,19 +83,23 @@ def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bo
 
 # What makes a message more than a plain order, for a person to read: a correction ("make that
 # 12"), a question about prices, a cancellation, a payment, a question about an order already
-# placed ("where is our order"). Routed, never guessed at.
+# placed ("where is our order"), packs ("one two-pack"). Routed, never guessed at.
 _NOT_PLAIN = re.compile(
     r"\b(?:make (?:it|that)|instead of|i meant|correction|scratch that|cancel\w*|"
     r"don'?t (?:book|order|ship)|do not (?:book|order|ship)|no order|just asking|"
     r"how much|what would|quot(?:e|ation)|paid|payment|remittance|where (?:is|are)|tracking"
-    r"|status of|still waiting|was promised|(?:has|have)(?:n't| not) arrived)\b",
+    r"|status of|still waiting|was promised|(?:has|have)(?:n't| not) arrived"
+    # packs and boxes: is the count of packs or of pieces?
+    r"|\w+-packs?|(?:packs?|box(?:es)?|cases?|cartons?|pallets?) of)\b",
     re.I,
 )
 # Quoted mail: "> ..." lines, and everything after "-----Original Message-----" or "On ... wrote:".
 _QUOTED = re.compile(r"^>.*$|^-{2,}\s*Original Message\s*-{2,}[\s\S]*|^On .+ wrote:[\s\S]*", re.M)
 # A clause that asks for something by number ("please send 30") though it names no product.
 _ORDERING = re.compile(
-    r"\b(?:send|order|ship|deliver|book|supply|bestell\w*|liefer\w*|envoy\w*|mand\w*)\b", re.I
+    r"\b(?:send|order|ship|deliver|book|supply|bestel\w*|liefer\w*|schick\w*|envoy\w*"
+    r"|command\w*|mand\w*|envi\w*|pedi\w*|stuur\w*)\b",
+    re.I,
 )
 # "3 flux capacitors", "5 x things": a count of something, ordered or not a person's to say.
 _COUNTED = re.compile(
@@ -107,7 +111,7 @@ UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's cal
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
-_TOWN = re.compile(r"\s+[A-Z][a-z]+")  # after five digits: a postcode ("90210 Springfield")
+_TOWN = re.compile(r"\s+[A-Z][a-z]+")
 _CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
 # "to start 2026", "in 2027": a year, not 2026 pieces.
 _YEAR_CONTEXT = re.compile(
@@ -117,6 +121,15 @@ _YEAR_CONTEXT = re.compile(
 
 def _a_year(text: str, number: NumberMention) -> bool:
     return 1990 <= number.value <= 2100 and bool(_YEAR_CONTEXT.search(text[: number.start]))
+
+
+def _a_postcode(text: str, number: NumberMention) -> bool:
+    """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield"."""
+    return (
+        number.end - number.start == 5
+        and re.search(r",\s*$", text[: number.start]) is not None
+        and _TOWN.match(text[number.end :]) is not None
+    )
 
 
 def _candidates(text: str, today: date) -> list[NumberMention]:
@@ -136,7 +149,7 @@ def _candidates(text: str, today: date) -> list[NumberMention]:
         and not _NOT_AFTER.search(text[number.end :])
         and not any(start <= number.start < end for start, end in dates)
         and not _a_year(text, number)
-        and not (number.end - number.start == 5 and _TOWN.match(text[number.end :]))
+        and not _a_postcode(text, number)
     ]
 
 
@@ -265,8 +278,10 @@ class OrderExtractor:
         taken = {line.sku for line in lines}
         unresolved += [
             sku
-            for segment, match in zip(segments, matches, strict=True)
-            if self._figures(segment.text, match, request.today)
+            for segment, match, odds in zip(segments, matches, item_odds, strict=True)
+            if odds[ITEM] >= UNSURE_ITEM
+            or _ORDERING.search(segment.text)
+            or self._figures(segment.text, match, request.today)
             for sku in _codes_in(segment.text, request.catalogue)
             if sku not in taken
         ]

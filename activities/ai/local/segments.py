@@ -7,15 +7,17 @@ from dataclasses import dataclass
 _TABLE_ROW = re.compile(r"\||\t| {3,}")
 # A pasted CSV row: cells separated by commas with no space after them ("BRG-810,2000").
 _CSV_ROW = re.compile(r"[^,\s][^,]*(?:,[^,\s][^,]*)+")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_AFTER_CODE = re.compile(r"\b[A-Za-z]{2,6}-?\d{2,8},")
+_DATA_CELL = re.compile(r"[A-Za-z]{2,6}-?\d{2,8}|\d[\d.]*")  # a product code, or a figure
 
 
 def _csv_row(text: str) -> bool:
-    """Comma-separated cells, and not only because of thousands (1,200) in prose."""
+    """Comma-separated cells, most of them codes or figures ("BRG-810,2000"): not prose that
+    lacks a space after its commas ("Hi,please send 5 ball valves,3 sensors")."""
     if not _CSV_ROW.fullmatch(text):
         return False
-    return text.count(",") > len(_THOUSANDS.findall(text)) or bool(_AFTER_CODE.search(text))
+    cells = text.split(",")
+    data = sum(bool(_DATA_CELL.fullmatch(cell.strip())) for cell in cells)
+    return data >= 2 and 2 * data >= len(cells)
 
 
 # A comma with a digit right after it groups thousands (1,200) and is no break.
@@ -23,7 +25,9 @@ def _csv_row(text: str) -> bool:
 # A sentence ends at a full stop before a capital ("... PMP-410. Delivery to 12 Mill Road").
 # "and" is also "und", "sowie", "et", "y" in the messages of German, French and Spanish customers.
 _CLAUSE_BREAK = re.compile(
-    r";\s*|,(?!\d)\s*|\.\s+(?=[A-Z])|\s+\+\s+"
+    r";\s*|,(?!\d)\s*|\.\s+(?=(?-i:[A-Z]))|\s+\+\s+"
+    # "valves,3 sensors": a comma before a count of something (not 1,200 or 19,95 EUR)
+    r"|,(?!\d{3}(?!\d))(?=\d+\s*(?!(?:eur|usd|gbp|chf)\b)[a-z]{2})"
     r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|et|y)\s+",
     re.I,
 )
