@@ -10,6 +10,7 @@ import typer
 
 from activities.ai.evaluation import (
     HandWrittenOrder,
+    Outcome,
     Reading,
     at_least_as_good,
     calibrate,
@@ -46,9 +47,10 @@ def report(
     ] = EVAL_SET,
 ) -> None:
     """Per model: the threshold that keeps silently wrong answers within the target on the
-    calibration split (the held-out synthetic examples and every other hand-written one), the
-    share of work it sends to people, and the rest of the hand-written set's right / routed /
-    silently wrong at that threshold and at the policy's."""
+    calibration split (the held-out synthetic examples and the hand-written calibration set,
+    `calibration/` under the evaluation set), the share of work it sends to people, and the
+    hand-written evaluation set's right / routed / silently wrong at that threshold and at the
+    policy's."""
     settings = command_settings()
     goal = settings.ai_silent_error_target if target is None else target
     models = shared_models(learned_dir=learned_dir(settings))
@@ -58,31 +60,37 @@ def report(
         "order-extractor": order_policy.confidence_threshold,
         "invoice-extractor": invoice_policy.confidence_threshold,
     }
-    calibration = calibration_readings(models)
-    held_out: dict[str, list[Reading]] = {}
-    if (eval_set / "orders.jsonl").exists():
-        orders, invoices = hand_written(eval_set)
-        for model, readings in (
-            ("order-extractor", read_orders(models, orders)),
-            ("invoice-extractor", read_invoices(models, invoices)),
-        ):
-            calibration[model] += readings[::2]  # real phrasing in the calibration too
-            held_out[model] = readings[1::2]
+    synthetic = calibration_readings(models)
+    real = _hand_written_readings(models, eval_set / "calibration")
+    held_out = _hand_written_readings(models, eval_set)
     typer.echo(f"models {models.version}; silently-wrong target {goal:.1%}")
-    for model, readings in calibration.items():
-        chosen = calibrate(readings, goal)
+    for model, generated in synthetic.items():
+        # The target must hold on real phrasing as well as on the generator's: the higher of
+        # the two thresholds, whatever their sizes.
+        parts = [generated] + ([real[model]] if model in real else [])
+        threshold = max(calibrate(part, goal).threshold for part in parts)
+        readings = [reading for part in parts for reading in part]
+        chosen = tally(readings, threshold)
         typer.echo(f"\n{model}")
         typer.echo(
-            f"  calibration split ({len(readings)}): threshold {chosen.threshold:.2f} keeps "
-            f"silently wrong at {chosen.wrong:.1%} and sends {chosen.routed:.0%} to people"
+            f"  calibration split ({len(readings)}): threshold {threshold:.2f} keeps silently "
+            f"wrong at {chosen.share(Outcome.WRONG):.1%} and sends "
+            f"{chosen.share(Outcome.ROUTED):.0%} to people"
         )
         typer.echo(f"  at the policy's {policy[model]:.2f}: {tally(readings, policy[model])}")
-        if model in held_out:
-            hand = held_out[model]
-            for threshold in (chosen.threshold, policy[model]):
-                typer.echo(
-                    f"  hand-written, held out, at {threshold:.2f}: {tally(hand, threshold)}"
-                )
+        for at in (threshold, policy[model]) if model in held_out else ():
+            typer.echo(f"  hand-written evaluation set at {at:.2f}: {tally(held_out[model], at)}")
+
+
+def _hand_written_readings(models: LocalModels, directory: Path) -> dict[str, list[Reading]]:
+    """Each extractor's readings of a hand-written set (none where there is no such set)."""
+    if not (directory / "orders.jsonl").exists():
+        return {}
+    orders, invoices = hand_written(directory)
+    return {
+        "order-extractor": read_orders(models, orders),
+        "invoice-extractor": read_invoices(models, invoices),
+    }
 
 
 @app.command()

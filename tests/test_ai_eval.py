@@ -94,4 +94,4 @@ def test_the_report_command() -> None:
     for model in ("order-extractor", "invoice-extractor"):
         assert model in result.output
     assert "keeps silently wrong at" in result.output
-    assert "hand-written, held out, at" in result.output
+    assert "hand-written evaluation set at" in result.output
