@@ -2,7 +2,6 @@
 each naming its process; spans kept in memory (the test's own tracer provider)."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -41,14 +40,9 @@ async def client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, client: Client) -> Settings:
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'baton.db'}",
-        temporal_address=temporal_address(client),
-        otel_endpoint=ENDPOINT,
-    )
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with tracing on."""
+    return settings.model_copy(update={"otel_endpoint": ENDPOINT})
 
 
 def _parent(span: ReadableSpan, spans: dict[int, ReadableSpan]) -> ReadableSpan | None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from temporalio.service import RPCError
 
 from api.deps import EngineDep, PathId, SettingsDep, TemporalDep, read
-from api.errors import ApiError, invalid, responses
+from api.errors import ApiError, field_error, invalid, responses
 from api.limits import RateLimiter
 from api.temporal import Temporal, is_closed_or_missing
 from core import events, processes
@@ -48,12 +48,6 @@ class EventOut(BaseModel):
     action: str = Field(description="started or signalled")
     process_id: str
     repeated: bool = Field(description="sent before: nothing was done again")
-
-
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        422, "validation_error", f"{field}: {message}", [{"field": field, "message": message}]
-    )
 
 
 Payload = TypeVar("Payload", bound=BaseModel)
@@ -119,7 +113,9 @@ async def _apply(
     route = settings.event_routes.get(event.type)
     if route is None:
         known = sorted(settings.event_routes)
-        raise _invalid("body.type", f"no route for this event type; one of {known}")
+        raise field_error(
+            422, "validation_error", "body.type", f"no route for this event type; one of {known}"
+        )
     ptype = PROCESS_TYPES[route.process_type]
     if route.signal is None:
         process_input = _payload(ptype.input_model, event.data)
@@ -135,11 +131,18 @@ async def _apply(
                 )
             )
         except processes.IdempotencyKeyReused as exc:
-            raise _invalid("body.id", f"used before with other data ({exc})") from None
+            raise field_error(
+                422, "validation_error", "body.id", f"used before with other data ({exc})"
+            ) from None
         action, process_id = "started", started.process_id
     else:
         if not event.key:
-            raise _invalid("body.key", "required: the business key of the process to signal")
+            raise field_error(
+                422,
+                "validation_error",
+                "body.key",
+                "required: the business key of the process to signal",
+            )
         payload = _payload(ptype.signals[route.signal], event.data)
         process_id = process_id_for(ptype.name, event.key)
         handle = temporal.client.get_workflow_handle(process_id)

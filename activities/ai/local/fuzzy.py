@@ -39,6 +39,11 @@ def normalize_code(code: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", code.upper())
 
 
+def codes_written(text: str) -> set[str]:
+    """Everything in `text` written like a code ('WID-300', 'wid300'), normalized."""
+    return {normalize_code(found[0]) for found in _CODE.finditer(text)}
+
+
 def stem(word: str) -> str:
     word = word.lower()
     if len(word) > 4 and word.endswith("ies"):

@@ -13,7 +13,7 @@ from datetime import date
 
 from activities.ai.local.dates import DateMention, find_dates
 from activities.ai.local.examples import OrderExample, OrderLineLabel
-from activities.ai.local.fuzzy import Match, NameMatcher, normalize_code
+from activities.ai.local.fuzzy import Match, NameMatcher, codes_written, normalize_code
 from activities.ai.local.numbers import NumberMention, find_numbers
 from activities.ai.local.segments import Segment, clauses
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
@@ -153,6 +153,16 @@ def _candidates(text: str, today: date) -> list[NumberMention]:
     ]
 
 
+def _figures(text: str, match: Match | None, today: date) -> list[NumberMention]:
+    """The clause's figures that may be a quantity: the product's own (PMP-420, Servo 400W)
+    are none unless multiplied."""
+    return [
+        number
+        for number in _candidates(text, today)
+        if match is None or not any(_part_of_product(text, number, match))
+    ]
+
+
 def _annotated(text: str, match: Match | None) -> str:
     """The clause plus marker words for what the parsers found in it (a product, a figure
     that is not part of the product's code or name), so the line classifier weighs those
@@ -193,7 +203,7 @@ def _quantity_features(text: str, number: NumberMention, match: Match) -> Featur
 
 def _codes_in(text: str, catalogue: Sequence[CatalogueItem]) -> list[str]:
     """The catalogue's SKUs written in the text as codes ('WID-300', 'wid300'), in order."""
-    written = {normalize_code(code) for code in re.findall(r"\b[A-Za-z]{2,6}[-_ ]?\d{2,8}\b", text)}
+    written = codes_written(text)
     return [item.sku for item in catalogue if normalize_code(item.sku) in written]
 
 
@@ -260,12 +270,17 @@ class OrderExtractor:
                 for segment, match in zip(segments, matches, strict=True)
             ]
         )
+        figures = [
+            _figures(segment.text, match, request.today)
+            for segment, match in zip(segments, matches, strict=True)
+        ]
+        read = list(zip(segments, matches, item_odds, figures, strict=True))
         lines: list[ExtractedOrderLine] = []
         unresolved: list[str] = []
-        for segment, match, odds in zip(segments, matches, item_odds, strict=True):
+        for segment, match, odds, numbers in read:
             if odds[ITEM] < 0.5:
                 continue
-            line = self._line(segment.text, match, odds[ITEM], request.today)
+            line = self._line(segment.text, match, odds[ITEM], numbers)
             first = next((seen for seen in lines if line and seen.sku == line.sku), None)
             if line is None:
                 unresolved.append(segment.text.strip())
@@ -278,24 +293,22 @@ class OrderExtractor:
         taken = {line.sku for line in lines}
         unresolved += [
             sku
-            for segment, match, odds in zip(segments, matches, item_odds, strict=True)
-            if odds[ITEM] >= UNSURE_ITEM
-            or _ORDERING.search(segment.text)
-            or self._figures(segment.text, match, request.today)
+            for segment, _, odds, numbers in read
+            if odds[ITEM] >= UNSURE_ITEM or _ORDERING.search(segment.text) or numbers
             for sku in _codes_in(segment.text, request.catalogue)
             if sku not in taken
         ]
         unresolved += [
             segment.text.strip()
-            for segment, match, odds in zip(segments, matches, item_odds, strict=True)
+            for segment, match, odds, numbers in read
             if odds[ITEM] < 0.5
             and (match is None or match.key not in taken)  # a product ordered, named again
-            and (figures := self._figures(segment.text, match, request.today))
+            and numbers
             and (
                 odds[ITEM] >= UNSURE_ITEM
                 or (match is not None and WEAK_MATCH <= match.score < MIN_MATCH_SCORE)
                 or _ORDERING.search(segment.text)
-                or any(_COUNTED.match(segment.text[n.end :]) for n in figures)
+                or any(_COUNTED.match(segment.text[n.end :]) for n in numbers)
             )
         ]
         quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
@@ -319,11 +332,11 @@ class OrderExtractor:
         )
 
     def _line(
-        self, text: str, match: Match | None, item_odds: float, today: date
+        self, text: str, match: Match | None, item_odds: float, numbers: list[NumberMention]
     ) -> ExtractedOrderLine | None:
+        """The clause's order line, its quantity among `numbers` (its _figures)."""
         if match is None or match.score < MIN_MATCH_SCORE:
             return None
-        numbers = self._figures(text, match, today)
         odds = self._quantities.probabilities([_quantity_features(text, n, match) for n in numbers])
         if not odds:
             return None
@@ -343,16 +356,6 @@ class OrderExtractor:
             source_text=text.strip(),
             confidence=item_odds * match.quality * quantity_odds,
         )
-
-    @staticmethod
-    def _figures(text: str, match: Match | None, today: date) -> list[NumberMention]:
-        """The clause's figures that may be a quantity: the product's own (PMP-420, Servo
-        400W) are none unless multiplied."""
-        return [
-            number
-            for number in _candidates(text, today)
-            if match is None or not any(_part_of_product(text, number, match))
-        ]
 
     def _requested_date(self, text: str, today: date) -> tuple[date | None, float]:
         mentions = _future_dates(text, today)
