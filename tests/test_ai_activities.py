@@ -12,6 +12,7 @@ from activities.ai.activities import AIActivities
 from activities.ai.local.examples import catalogue
 from activities.ai.local.provider import LocalProvider
 from activities.ai.provider import InvalidAIRequest
+from workflows.contracts.agent import AgentTurnRequest, AgentTurnResult
 from workflows.contracts.ai import (
     INVALID_AI_REQUEST,
     ClassifyMessageRequest,
@@ -46,6 +47,9 @@ class BrokenProvider:
         raise self.error
 
     async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult:
+        raise self.error
+
+    async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
         raise self.error
 
 

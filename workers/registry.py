@@ -18,6 +18,7 @@ from activities.robot_pool import RobotPoolActivities
 from core.signing import signer
 from workers.resources import Resources
 from workflows.contracts.queues import TaskQueue
+from workflows.customer_service import CustomerServiceWorkflow
 from workflows.invoice_processing import InvoiceProcessingWorkflow
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.payables_review import PayablesReviewWorkflow
@@ -39,6 +40,7 @@ PROCESS_WORKFLOWS: tuple[type, ...] = (
     OrderFulfillmentWorkflow,
     InvoiceProcessingWorkflow,
     PayablesReviewWorkflow,
+    CustomerServiceWorkflow,
     HumanTaskWorkflow,
 )
 

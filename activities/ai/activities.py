@@ -1,6 +1,6 @@
 """The AI steps as Temporal activities (`ai` task queue), over whichever provider is injected.
 
-All four are async: the local provider runs its CPU work in a thread, the remote one awaits
+All are async: the local provider runs its CPU work in a thread, the remote one awaits
 HTTP, so the worker needs no thread-pool executor for them. A request that can never be
 answered fails without retry; provider trouble (5xx, timeouts, invalid output) is retried.
 """
@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ai.provider import AIProvider, InvalidAIRequest
+from workflows.contracts.agent import AgentTurnRequest, AgentTurnResult
 from workflows.contracts.ai import (
     INVALID_AI_REQUEST,
     AIActivity,
@@ -61,6 +62,10 @@ class AIActivities:
     async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult:
         return await _answer(self._provider.score_risk(request))
 
+    @activity.defn(name=AIActivity.AGENT_TURN.value)
+    async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
+        return await _answer(self._agent_turn(request))
+
     async def _classify_message(self, request: ClassifyMessageRequest) -> ClassifyMessageResult:
         _require(bool(request.text.strip()), "the message is empty")
         return await self._provider.classify_message(request)
@@ -69,6 +74,10 @@ class AIActivities:
         _require(bool(request.text.strip()), "the order text is empty")
         _require(bool(request.catalogue), "no catalogue to resolve products against")
         return await self._provider.extract_order(request)
+
+    async def _agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
+        _require(bool(request.tools), "an agent needs tools")
+        return await self._provider.agent_turn(request)
 
     async def _extract_invoice(self, request: ExtractInvoiceRequest) -> ExtractInvoiceResult:
         _require(bool(request.text.strip()), "the invoice text is empty")

@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError, create_model
 
+from activities.ai.agent_tools import read_turn, turn_request
 from activities.ai.provider import InvalidAIRequest, InvalidModelOutput
+from workflows.contracts.agent import AgentTurnRequest, AgentTurnResult
 from workflows.contracts.ai import (
     AICallMetrics,
     AIResult,
@@ -130,6 +132,20 @@ class OpenAIProvider:
     async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult:
         return await self._ask(request, ScoreRiskResult)
 
+    async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
+        """One turn of an agent, by the service's tool calling (see agent_tools.py)."""
+        usage = _Usage()
+        answer = _body(await self._post(turn_request(request)))
+        usage.add(answer.get("usage") or {})
+        turn = read_turn(answer, request)
+        return turn.model_copy(
+            update={
+                "model": self._model,
+                "model_version": str(answer.get("model") or self._model),
+                "metrics": usage.metrics(),
+            }
+        )
+
     async def _ask(self, request: BaseModel, result_type: type[Result]) -> Result:
         answer_type = answer_model(result_type)
         messages = [
@@ -166,25 +182,18 @@ class OpenAIProvider:
         raise InvalidModelOutput(f"no valid answer in {usage.attempts} attempts: {problem}")
 
     async def _complete(
-        self, messages: list[dict[str, str]], answer_type: type[BaseModel]
+        self, messages: list[dict[str, Any]], answer_type: type[BaseModel]
     ) -> dict[str, Any]:
-        response = await self._post(messages, answer_type)
+        response = await self._post(self._structured(messages, answer_type))
         if response.status_code == 400 and self._json_schema:
             self._json_schema = False  # e.g. an older vLLM or Ollama: plain JSON mode instead
-            response = await self._post(messages, answer_type)
-        if (
-            400 <= response.status_code < 500
-            and response.status_code not in TRANSIENT_CLIENT_ERRORS
-        ):
-            refusal = f"{response.status_code} {response.text[:300]}"
-            raise InvalidAIRequest(f"the model service refused the request: {refusal}")
-        response.raise_for_status()  # 5xx and rate limits: transient, Temporal retries
-        body: dict[str, Any] = response.json()
-        return body
+            response = await self._post(self._structured(messages, answer_type))
+        return _body(response)
 
-    async def _post(
-        self, messages: list[dict[str, str]], answer_type: type[BaseModel]
-    ) -> httpx.Response:
+    def _structured(
+        self, messages: list[dict[str, Any]], answer_type: type[BaseModel]
+    ) -> dict[str, Any]:
+        """A request for one JSON answer of `answer_type`'s schema."""
         schema = answer_type.model_json_schema()
         if self._json_schema:
             response_format: dict[str, Any] = {
@@ -195,17 +204,25 @@ class OpenAIProvider:
             response_format = {"type": "json_object"}
             schema_note = {"role": "system", "content": f"Reply with JSON matching: {schema}"}
             messages = [*messages[:1], schema_note, *messages[1:]]
+        return {"messages": messages, "response_format": response_format}
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
         return await self._http.post(
             self._url,
-            json={
-                "model": self._model,
-                "messages": messages,
-                "response_format": response_format,
-                "temperature": 0,
-            },
+            json={"model": self._model, "temperature": 0, **body},
             headers={"Authorization": f"Bearer {self._api_key}"},
             timeout=self._timeout,
         )
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON; a request the service refuses is an InvalidAIRequest, never retried."""
+    if 400 <= response.status_code < 500 and response.status_code not in TRANSIENT_CLIENT_ERRORS:
+        refusal = f"{response.status_code} {response.text[:300]}"
+        raise InvalidAIRequest(f"the model service refused the request: {refusal}")
+    response.raise_for_status()  # 5xx and rate limits: transient, Temporal retries
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def _content(body: dict[str, Any]) -> str:

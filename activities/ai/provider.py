@@ -2,6 +2,7 @@
 
 from typing import Protocol
 
+from workflows.contracts.agent import AgentTurnRequest, AgentTurnResult
 from workflows.contracts.ai import (
     ClassifyMessageRequest,
     ClassifyMessageResult,
@@ -22,6 +23,8 @@ class AIProvider(Protocol):
     async def extract_invoice(self, request: ExtractInvoiceRequest) -> ExtractInvoiceResult: ...
 
     async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult: ...
+
+    async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult: ...
 
 
 class InvalidAIRequest(ValueError):

@@ -1,4 +1,5 @@
-"""The CRM bot: captures customer interactions and records how they ended."""
+"""The CRM bot: captures customer interactions, records how they ended, finds a customer's
+orders."""
 
 from temporalio import activity
 
@@ -6,6 +7,8 @@ from activities.bots.http import SystemsHTTP
 from workflows.contracts.bots import (
     BotActivity,
     CaptureInteraction,
+    CustomerOrders,
+    CustomerOrdersRequest,
     InteractionRecorded,
     RecordOutcome,
 )
@@ -25,3 +28,9 @@ class CRMBot:
         path = f"/crm/interactions/{request.interaction_id}/outcome"
         await self.http.write(path, {"outcome": request.outcome})
         return InteractionRecorded(interaction_id=request.interaction_id)
+
+    @activity.defn(name=BotActivity.FIND_CUSTOMER_ORDERS)
+    async def find_customer_orders(self, request: CustomerOrdersRequest) -> CustomerOrders:
+        interactions = await self.http.get(f"/crm/customers/{request.customer_id}/interactions")
+        refs = [i["ref"] for i in interactions if i["kind"] == "order" and i["ref"]]
+        return CustomerOrders(order_refs=list(dict.fromkeys(refs)))

@@ -7,10 +7,13 @@ from workflows.contracts.bots import (
     BotActivity,
     Catalogue,
     CatalogueRequest,
+    ChangeReservedQuantity,
+    FindReservations,
     PurchaseOrder,
     PurchaseOrderRequest,
     ReleaseStock,
     Reservation,
+    Reservations,
     ReserveStock,
     Vendors,
     VendorsRequest,
@@ -41,6 +44,16 @@ class ERPBot:
     async def release_stock(self, request: ReleaseStock) -> Reservation:
         path = f"/erp/reservations/{request.reservation_id}/release"
         return _reservation(await self.http.write(path))
+
+    @activity.defn(name=BotActivity.FIND_RESERVATIONS)
+    async def find_reservations(self, request: FindReservations) -> Reservations:
+        found = await self.http.get("/erp/reservations", order_ref=request.order_ref)
+        return Reservations(reservations=[_reservation(body) for body in found])
+
+    @activity.defn(name=BotActivity.CHANGE_RESERVED_QUANTITY)
+    async def change_reserved_quantity(self, request: ChangeReservedQuantity) -> Reservation:
+        path = f"/erp/reservations/{request.reservation_id}/lines/{request.sku}"
+        return _reservation(await self.http.write(path, {"quantity": request.quantity}))
 
     @activity.defn(name=BotActivity.GET_PURCHASE_ORDER)
     async def get_purchase_order(self, request: PurchaseOrderRequest) -> PurchaseOrder:

@@ -6,7 +6,9 @@ from activities.bots.http import SystemsHTTP
 from workflows.contracts.bots import (
     BotActivity,
     CancelProduction,
+    FindProductionOrders,
     ProductionOrder,
+    ProductionOrders,
     ScheduleProduction,
 )
 
@@ -29,3 +31,8 @@ class MESBot:
     async def cancel_production(self, request: CancelProduction) -> ProductionOrder:
         path = f"/mes/production-orders/{request.production_order_id}/cancel"
         return _production_order(await self.http.write(path))
+
+    @activity.defn(name=BotActivity.FIND_PRODUCTION_ORDERS)
+    async def find_production_orders(self, request: FindProductionOrders) -> ProductionOrders:
+        found = await self.http.get("/mes/production-orders", order_ref=request.order_ref)
+        return ProductionOrders(production_orders=[_production_order(body) for body in found])

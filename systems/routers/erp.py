@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from systems.deps import ReadSession, Write, get_or_404
 from systems.store import SandboxError
@@ -23,6 +23,10 @@ class LineIn(BaseModel):
 class ReservationIn(BaseModel):
     order_ref: str = Field(min_length=1, max_length=200)
     lines: list[LineIn] = Field(min_length=1, max_length=200)
+
+
+class QuantityIn(BaseModel):
+    quantity: int = Field(gt=0, le=1_000_000)
 
 
 class GoodsReceiptIn(BaseModel):
@@ -80,6 +84,13 @@ def reserve(body: ReservationIn, write: Write) -> JSONResponse:
     return write(body, change)
 
 
+@router.get("/reservations")
+def find_reservations(order_ref: str, session: ReadSession) -> list[Reservation]:
+    """The reservations made for one order, oldest first."""
+    query = select(Reservation).where(Reservation.order_ref == order_ref)
+    return list(session.exec(query.order_by(col(Reservation.id))).all())
+
+
 @router.get("/reservations/{reservation_id}")
 def get_reservation(reservation_id: int, session: ReadSession) -> Reservation:
     reservation: Reservation = get_or_404(session, Reservation, reservation_id, "reservation")
@@ -107,6 +118,38 @@ def release(reservation_id: int, write: Write) -> JSONResponse:
         return reservation
 
     return write({"reservation_id": reservation_id}, change, status_code=200)
+
+
+@router.post("/reservations/{reservation_id}/lines/{sku}")
+def change_quantity(reservation_id: int, sku: str, body: QuantityIn, write: Write) -> JSONResponse:
+    """Sets the quantity a line asks for: more is reserved from stock where there is some (the
+    rest is a shortfall), less puts the difference back. Refused on a released reservation
+    (409 already_released) and for a SKU not on it (422 sku_not_reserved)."""
+
+    def change(session: Session) -> Reservation:
+        reservation: Reservation = get_or_404(session, Reservation, reservation_id, "reservation")
+        if reservation.status == "released":
+            raise SandboxError(
+                409, "already_released", f"reservation {reservation_id} is already released"
+            )
+        lines = [dict(line) for line in reservation.lines]
+        line = next((line for line in lines if line["sku"] == sku), None)
+        if line is None:
+            raise SandboxError(
+                422, "sku_not_reserved", f"{sku} is not on reservation {reservation_id}"
+            )
+        product = session.get(Product, sku)
+        assert product is not None
+        held = int(str(line["reserved"]))
+        reserved = min(body.quantity, held + product.stock)
+        product.stock -= reserved - held
+        line.update(requested=body.quantity, reserved=reserved, shortfall=body.quantity - reserved)
+        reservation.lines = lines  # a new list, so the JSON column is saved
+        session.add_all([product, reservation])
+        return reservation
+
+    request = {"reservation_id": reservation_id, "sku": sku, **body.model_dump()}
+    return write(request, change, status_code=200)
 
 
 @router.get("/purchase-orders/{po_number}")

@@ -23,6 +23,7 @@ class AIActivity(StrEnum):
     EXTRACT_ORDER = "ai.extract_order"
     EXTRACT_INVOICE = "ai.extract_invoice"
     SCORE_RISK = "ai.score_risk"
+    AGENT_TURN = "ai.agent_turn"
 
 
 # The department whose work each AI step does.

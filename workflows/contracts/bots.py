@@ -28,14 +28,18 @@ class BotActivity(StrEnum):
 
     CAPTURE_INTERACTION = "crm.capture_interaction"
     RECORD_OUTCOME = "crm.record_outcome"
+    FIND_CUSTOMER_ORDERS = "crm.find_customer_orders"
     GET_CUSTOMER = "finance.get_customer_credit"
     GET_CATALOGUE = "erp.get_catalogue"
     RESERVE_STOCK = "erp.reserve_stock"
     RELEASE_STOCK = "erp.release_stock"
+    FIND_RESERVATIONS = "erp.find_reservations"
+    CHANGE_RESERVED_QUANTITY = "erp.change_reserved_quantity"
     GET_PURCHASE_ORDER = "erp.get_purchase_order"
     GET_VENDORS = "erp.get_vendors"
     SCHEDULE_PRODUCTION = "mes.schedule_production"
     CANCEL_PRODUCTION = "mes.cancel_production"
+    FIND_PRODUCTION_ORDERS = "mes.find_production_orders"
     ADD_FORECAST = "finance.add_forecast"
     REVERT_FORECAST = "finance.revert_forecast"
     REGISTER_INVOICE = "finance.register_invoice"
@@ -87,6 +91,16 @@ class RecordOutcome(BaseModel):
     outcome: str
 
 
+class CustomerOrdersRequest(BaseModel):
+    customer_id: str
+
+
+class CustomerOrders(BaseModel):
+    """The orders the CRM has captured for a customer, by their business keys."""
+
+    order_refs: list[str]
+
+
 # -- ERP ----------------------------------------------------------------------------------------
 
 
@@ -126,6 +140,20 @@ class Reservation(BaseModel):
 
 class ReleaseStock(BaseModel):
     reservation_id: int
+
+
+class FindReservations(BaseModel):
+    order_ref: str = Field(min_length=1, max_length=200, description="the order, e.g. SO-1A2B3C")
+
+
+class Reservations(BaseModel):
+    reservations: list[Reservation]
+
+
+class ChangeReservedQuantity(BaseModel):
+    reservation_id: int = Field(ge=1)
+    sku: str = Field(min_length=1, max_length=50)
+    quantity: int = Field(gt=0, le=1_000_000, description="the new quantity the line asks for")
 
 
 class VendorsRequest(BaseModel):
@@ -175,6 +203,14 @@ class ProductionOrder(BaseModel):
     quantity: int
     completion_date: date
     status: str = "scheduled"
+
+
+class FindProductionOrders(BaseModel):
+    order_ref: str = Field(min_length=1, max_length=200, description="the order, e.g. SO-1A2B3C")
+
+
+class ProductionOrders(BaseModel):
+    production_orders: list[ProductionOrder]
 
 
 class CancelProduction(BaseModel):

@@ -93,7 +93,7 @@ class Rejected(Exception):
         self.refused_by = refused_by
 
 
-def _refusal(failure: ActivityError | ChildWorkflowError) -> Rejected | None:
+def business_refusal(failure: ActivityError | ChildWorkflowError) -> Rejected | None:
     """A step that failed because a business system refused it, as a rejection."""
     cause = failure.cause
     if not (isinstance(cause, ApplicationError) and cause.non_retryable and cause.details):
@@ -189,7 +189,7 @@ class Process(Generic[RunT]):
                 if is_cancelled_exception(failure):  # a step or task cut short by the cancel
                     await self._cancelled()
                     raise asyncio.CancelledError from failure
-                refused = _refusal(failure)
+                refused = business_refusal(failure)
                 if refused is None or not self.patches.patched(REFUSALS_REJECT):
                     await self._failed(failure)
                 else:
@@ -310,6 +310,7 @@ class Process(Generic[RunT]):
         summary: str,
         *,
         ledger: tuple[str, Callable[[AIR], str]],
+        activity: str = "",
     ) -> AIR:
         """An AI call that is a step; its answer goes to the ledger as `(entry, outcome)` say:
         what decided, what it said and how sure it was."""
@@ -326,6 +327,7 @@ class Process(Generic[RunT]):
             lambda: self._call(
                 name, request, result, summary, self.run_input.queues.ai, AI_TIMEOUT
             ),
+            activity=activity,
             department=ai_department(name),
             describe=describe,
         )
@@ -339,7 +341,7 @@ class Process(Generic[RunT]):
         )
         return answer
 
-    async def task(self, spec: TaskSpec, waiting_on: str) -> TaskResult:
+    async def task(self, spec: TaskSpec, waiting_on: str, *, activity: str = "") -> TaskResult:
         """A human task: the process waits on people (and says so) until it closes."""
         return await self.tracker.task(
             spec,
@@ -347,6 +349,7 @@ class Process(Generic[RunT]):
             process_type=self.process_type.name,
             queues=self.run_input.queues,
             priority=self.run_input.priority,
+            activity=activity,
         )
 
     async def ledger(

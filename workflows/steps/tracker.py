@@ -125,8 +125,10 @@ class Tracker:
         process_type: str,
         queues: Queues,
         priority: Priority,
+        activity: str = "",
     ) -> TaskResult:
-        """A human-task step: listed as open, and the process waits on people, until it ends."""
+        """A human-task step: listed as open, and the process waits on people, until it ends.
+        `activity` names the step's kind where the task's name has particulars."""
         task_id = task_id_for(workflow.info().workflow_id, spec.name)
         self.state.open_tasks.append(
             OpenTask(
@@ -150,7 +152,7 @@ class Tracker:
                 spec.title,
                 ActorKind.HUMAN,
                 wait_for_people,
-                activity=spec.name.replace("-", " "),
+                activity=activity or spec.name.replace("-", " "),
                 department=ROLE_DEPARTMENTS.get(role, "") if role else "",
                 describe=lambda result, step: _describe_task(spec, result, step),
             )

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 import sklearn  # type: ignore[import-untyped]
 
+from activities.ai.local.agent import next_turn
 from activities.ai.local.examples import (
     DATA_DIR,
     InvoiceExample,
@@ -31,6 +32,7 @@ from activities.ai.local.learning import aliases, examples, load_learned
 from activities.ai.local.messages import MessageClassifier
 from activities.ai.local.orders import OrderExtractor
 from activities.ai.local.risk import RiskScorer
+from workflows.contracts.agent import AgentTurnRequest, AgentTurnResult
 from workflows.contracts.ai import (
     AICallMetrics,
     AIResult,
@@ -128,6 +130,9 @@ class LocalProvider:
     async def score_risk(self, request: ScoreRiskRequest) -> ScoreRiskResult:
         model = self._models.risk
         return await self._run("baton-local/risk-scorer", lambda: model.get().score(request))
+
+    async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
+        return await self._run("baton-local/service-agent", lambda: next_turn(request))
 
     async def _run(self, name: str, infer: Callable[[], Result]) -> Result:
         started = time.perf_counter()
