@@ -2,14 +2,14 @@
 the models do on the hand-written evaluation set."""
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from activities.ai.evaluation import (
-    HandWrittenOrder,
     Outcome,
     Reading,
     at_least_as_good,
@@ -21,13 +21,14 @@ from activities.ai.evaluation import (
     tally,
 )
 from activities.ai.factory import learned_dir
-from activities.ai.local.examples import OrderExample, load
-from activities.ai.local.learning import load_learned, save_learned
+from activities.ai.local.examples import InvoiceExample, OrderExample, load
+from activities.ai.local.learning import INVOICES, ORDERS, Learned, load_learned, save_learned
 from activities.ai.local.provider import LocalModels, shared_models
 from core import ledger
 from core.db import make_engine, prepare_database, session_scope
+from core.ledger import LedgerRow
 from core.logging import command_settings
-from workflows.contracts.ai import ORDER_CORRECTION, OrderCorrection
+from core.settings import Settings
 from workflows.contracts.invoices import INVOICE_PROCESSING, InvoicePolicy
 from workflows.contracts.orders import ORDER_FULFILLMENT, OrderPolicy
 
@@ -93,60 +94,104 @@ def _hand_written_readings(models: LocalModels, directory: Path) -> dict[str, li
     }
 
 
+@dataclass(frozen=True)
+class _Extractor:
+    """What retraining one extractor needs: its corrections, how it reads, where it is judged."""
+
+    name: str
+    kind: Learned[Any]
+    read: Callable[[LocalModels, Sequence[Any]], list[Reading]]
+    threshold: float
+    held_out: dict[str, Sequence[Any]]
+
+
+def _extractors(settings: Settings, eval_set: Path) -> list[_Extractor]:
+    orders, invoices = hand_written(eval_set) if (eval_set / "orders.jsonl").exists() else ([], [])
+    order_policy = OrderPolicy.model_validate(settings.policy_for(ORDER_FULFILLMENT))
+    invoice_policy = InvoicePolicy.model_validate(settings.policy_for(INVOICE_PROCESSING))
+    return [
+        _Extractor(
+            "order extractor",
+            ORDERS,
+            read_orders,
+            order_policy.confidence_threshold,
+            {"synthetic eval split": load(OrderExample, "orders", "eval")}
+            | ({"hand-written set": orders} if orders else {}),
+        ),
+        _Extractor(
+            "invoice extractor",
+            INVOICES,
+            read_invoices,
+            invoice_policy.confidence_threshold,
+            {"synthetic eval split": load(InvoiceExample, "invoices", "eval")}
+            | ({"hand-written set": invoices} if invoices else {}),
+        ),
+    ]
+
+
 @app.command()
 def retrain(
     eval_set: Annotated[
         Path, typer.Option(help="the hand-written set (orders.jsonl, invoices.jsonl)")
     ] = EVAL_SET,
 ) -> None:
-    """Retrains the order extractor with the shipped data plus every order correction in the
-    ledger, and keeps it only if it is at least as good as the current one on the held-out
-    sets (as many right, no more silently wrong); the AI workers use it from their next start."""
+    """Retrains the order and invoice extractors with the shipped data plus every correction in
+    the ledger, and keeps each only if it is at least as good as the current one on the
+    held-out sets taken together (as many right, no more silently wrong); the AI workers use
+    them from their next start. Exits 1 when a retrained extractor was worse and not kept."""
     settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
     prepare_database(engine, settings)
+    extractors = _extractors(settings, eval_set)
     with session_scope(engine) as session:
-        rows = ledger.of_step(session, ORDER_CORRECTION)
+        rows = {e.name: ledger.of_step(session, e.kind.step) for e in extractors}
     engine.dispose()
     directory = learned_dir(settings)
-    current = load_learned(directory)
+    kept_all = True
+    for extractor in extractors:
+        kept_all = _retrain(extractor, rows[extractor.name], directory) and kept_all
+    if not kept_all:
+        raise typer.Exit(1)
+
+
+def _retrain(extractor: _Extractor, rows: Sequence[LedgerRow], directory: Path) -> bool:
+    """Retrains one extractor; False when the retrained one was worse and not kept."""
+    kind, name = extractor.kind, extractor.name
+    current = load_learned(directory, kind)
     known = {c.model_dump_json() for c in current}
-    new = [
-        c
+    new = {
+        c.model_dump_json(): c
         for row in rows
-        if (c := OrderCorrection.model_validate(row.data)).model_dump_json() not in known
-    ]
+        if (c := kind.record.model_validate(row.data)).model_dump_json() not in known
+    }
     if not new:
         typer.echo(
-            f"nothing new to learn: {len(current)} corrections learned, {len(rows)} in the ledger"
+            f"{name}: nothing new to learn: {len(current)} corrections learned, "
+            f"{len(rows)} in the ledger"
         )
-        return
-    candidate = current + list({c.model_dump_json(): c for c in new}.values())
-    threshold = OrderPolicy.model_validate(
-        settings.policy_for(ORDER_FULFILLMENT)
-    ).confidence_threshold
-    sets: dict[str, Sequence[OrderExample | HandWrittenOrder]] = {
-        "synthetic eval split": load(OrderExample, "orders", "eval")
-    }
-    if (eval_set / "orders.jsonl").exists():
-        sets["hand-written set"] = hand_written(eval_set)[0]
+        return True
+    candidate = [*current, *new.values()]
     with tempfile.TemporaryDirectory() as draft:
-        save_learned(Path(draft), candidate)
+        save_learned(Path(draft), kind, candidate)
         before, after = LocalModels(learned_dir=directory), LocalModels(learned_dir=Path(draft))
-        better = True
-        for name, examples in sets.items():
-            was, now = (
-                tally(read_orders(before, examples), threshold),
-                tally(read_orders(after, examples), threshold),
-            )
-            typer.echo(f"{name}: before {was}")
-            typer.echo(f"{' ' * len(name)}  after  {now}")
-            better = better and at_least_as_good(was, now)
-    if not better:
-        typer.echo(f"kept {before.version}: the retrained model is worse on a held-out set")
-        raise typer.Exit(1)
-    save_learned(directory, candidate)
+        readings: dict[str, tuple[list[Reading], list[Reading]]] = {
+            set_name: (extractor.read(before, examples), extractor.read(after, examples))
+            for set_name, examples in extractor.held_out.items()
+        }
+    readings["all held-out sets"] = (
+        [r for was, _ in readings.values() for r in was],
+        [r for _, now in readings.values() for r in now],
+    )
+    for set_name, (was, now) in readings.items():
+        typer.echo(f"{name}, {set_name}: before {tally(was, extractor.threshold)}")
+        typer.echo(f"{' ' * len(f'{name}, {set_name}')}  after  {tally(now, extractor.threshold)}")
+    pooled = readings["all held-out sets"]
+    if not at_least_as_good(*(tally(part, extractor.threshold) for part in pooled)):
+        typer.echo(f"{name}: kept {before.version}: the retrained one is worse on a held-out set")
+        return False
+    save_learned(directory, kind, candidate)
     typer.echo(
-        f"learned {len(new)} new corrections ({len(candidate)} in all): {after.version}; "
+        f"{name}: learned {len(new)} new corrections ({len(candidate)} in all); "
         "the AI workers use it from their next start"
     )
+    return True

@@ -59,9 +59,7 @@ async def test_a_status_question_is_answered_from_the_systems(stack: Stack) -> N
         f"call mes.find_production_orders (order_ref='{order}')",
         f"answer: {done['result']['reply']}",
     ]
-    assert {(row.actor_kind, row.actor) for row in turns} == {
-        ("ai", "baton-local/service-agent")
-    }
+    assert {(row.actor_kind, row.actor) for row in turns} == {("ai", "baton-local/service-agent")}
     assert turns[0].data["reasoning"] == f"status {order}: find it"
     await keep_history(stack, process_id, "service-status-answered")
 

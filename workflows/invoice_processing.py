@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.contracts.ai import (
     INVOICE_CORRECTION,
     AIActivity,
+    InvoiceCorrection,
     ExtractInvoiceRequest,
     ExtractInvoiceResult,
     InvoiceLine,
@@ -192,18 +193,16 @@ class InvoiceProcessingWorkflow(Process[InvoiceRun]):
         except ValidationError as exc:
             raise Rejected(f"the corrected invoice is invalid: {exc}") from None
         self.tracker.reviewed("extract the invoice", corrected.model_dump(mode="json") != shown)
-        # Corrections are evaluation data: a later training run compares them with the AI.
+        # Corrections are examples: `baton ai retrain` learns from them.
         await self.ledger(
             INVOICE_CORRECTION,
             ActorKind.HUMAN,
             ", ".join(result.decided_by) or "ap_clerk",
             "corrected",
             None,
-            {
-                "text": self.run_input.invoice.text,
-                "extracted": shown,
-                "corrected": corrected.model_dump(mode="json"),
-            },
+            InvoiceCorrection(
+                text=self.run_input.invoice.text, extracted=shown, corrected=corrected
+            ).model_dump(mode="json"),
         )
         return corrected
 

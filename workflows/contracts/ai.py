@@ -8,7 +8,7 @@ so a step never reaches into another system and its answer is reproducible.
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -200,3 +200,12 @@ class ScoreRiskResult(AIResult):
     score: float = Field(ge=0.0, le=1.0, description="0 = no risk, 1 = certain trouble.")
     level: RiskLevel
     reasons: list[str] = Field(default_factory=list)
+
+
+class InvoiceCorrection(BaseModel):
+    """What an invoice correction's ledger entry holds: the invoice's text, the fields the AI
+    read (as the clerk was shown them) and the invoice as the clerk confirmed it."""
+
+    text: str
+    extracted: dict[str, Any] = Field(default_factory=dict)
+    corrected: ExtractInvoiceResult

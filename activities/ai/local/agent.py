@@ -89,7 +89,7 @@ def next_turn(request: AgentTurnRequest) -> AgentTurnResult:
     if reading.request is Request.UNCLEAR:
         return turn.hand_over("the message asks for nothing I can do: a person reads it")
     if reading.order_ref is None:
-        return turn.hand_over(f"the customer asks to {reading.request.value} but names no order")
+        return turn.hand_over(f"a request ({reading.request.value}) that names no order number")
     return turn.decide()
 
 

@@ -175,16 +175,21 @@ def _features(text: str, candidate: Candidate, amounts: Sequence[float]) -> Feat
     return features
 
 
-def _label(candidate: Candidate, example: InvoiceExample) -> str:
+def _label(candidate: Candidate, example: InvoiceExample) -> str | None:
+    """The field a candidate is in the example, OTHER if none; None when its value is that of
+    several fields (a subtotal that is the total, with no tax): it teaches nothing about which
+    label is which."""
     fields = {"id": ID_FIELDS, "date": DATE_FIELDS, "amount": AMOUNT_FIELDS}[candidate.kind]
-    for field in fields:
-        expected = getattr(example, field)
-        if isinstance(candidate.value, float) and expected is not None:
-            if abs(candidate.value - expected) < 0.005:
-                return field
-        elif candidate.value == expected:
-            return field
-    return OTHER
+    matches = [field for field in fields if _same(candidate.value, getattr(example, field))]
+    if len(matches) > 1:
+        return None
+    return matches[0] if matches else OTHER
+
+
+def _same(value: str | date | float, expected: str | date | float | None) -> bool:
+    if isinstance(value, float) and isinstance(expected, float | int):
+        return abs(value - expected) < 0.005
+    return value == expected
 
 
 def _amounts(candidates: Sequence[Candidate]) -> list[float]:
@@ -211,8 +216,10 @@ class InvoiceExtractor:
             candidates = _candidates(example.text, items)
             amounts = _amounts(candidates)
             for candidate in candidates:
-                features.append(_features(example.text, candidate, amounts))
-                labels.append(_label(candidate, example))
+                label = _label(candidate, example)
+                if label is not None:
+                    features.append(_features(example.text, candidate, amounts))
+                    labels.append(label)
         self._lines = TextClassifier(texts, kinds, char_ngrams=SHORT_TEXT_NGRAMS)
         self._fields = SpanTagger(features, labels)
 

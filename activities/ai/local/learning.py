@@ -1,27 +1,54 @@
-"""What the local models learn from people's corrections (the `order-correction` ledger entries).
+"""What the local models learn from people's corrections (the `order-correction` and
+`invoice-correction` ledger entries).
 
-A correction becomes
+An order correction becomes
 - a training example: the message, with each corrected line's clause as its mention, counted
   several times over the shipped examples (one person's correction outweighs a generated one);
 - an alias: the words a customer used for a product the catalogue names otherwise ("HMI" for
   the HMI Touch Panel, "6204s" for the ball bearings), which the name matcher then knows.
+An invoice correction becomes a training example of the invoice as the clerk confirmed it, so the
+field tagger learns the labels that vendor prints ("Settle before" for the due date); one that
+lacks a header field teaches nothing (the tagger would learn the field is not there).
 
-Accepted corrections are kept in `learned/orders.jsonl` under the AI data directory
-(BATON_DATA_DIR/ai); the models train from the shipped data plus that file.
+Accepted corrections are kept in `learned/orders.jsonl` and `learned/invoices.jsonl` under the
+AI data directory (BATON_DATA_DIR/ai); the models train from the shipped data plus those files.
 """
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
-from activities.ai.local.examples import OrderExample, OrderLineLabel, catalogue
+from pydantic import BaseModel, ValidationError
+
+from activities.ai.local.examples import InvoiceExample, OrderExample, OrderLineLabel, catalogue
 from activities.ai.local.fuzzy import NameMatcher, words
+from activities.ai.local.invoices import in_english
 from activities.ai.local.numbers import find_numbers
 from activities.ai.local.segments import clauses
-from workflows.contracts.ai import OrderCorrection
+from workflows.contracts.ai import (
+    INVOICE_CORRECTION,
+    ORDER_CORRECTION,
+    InvoiceCorrection,
+    OrderCorrection,
+)
 
 WEIGHT = 5  # how many shipped examples one correction counts as
-LEARNED = "learned/orders.jsonl"
+C = TypeVar("C", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Learned(Generic[C]):
+    """One kind of correction: its ledger step, its record and the file that keeps it."""
+
+    step: str
+    record: type[C]
+    file: str
+
+
+ORDERS = Learned(ORDER_CORRECTION, OrderCorrection, "learned/orders.jsonl")
+INVOICES = Learned(INVOICE_CORRECTION, InvoiceCorrection, "learned/invoices.jsonl")
 # Words around a product that are not its name.
 _FILLER = frozenset(
     {
@@ -69,17 +96,17 @@ _FILLER = frozenset(
 )
 
 
-def load_learned(directory: Path | None) -> list[OrderCorrection]:
-    path = directory / LEARNED if directory else None
+def load_learned(directory: Path | None, kind: Learned[C]) -> list[C]:
+    path = directory / kind.file if directory else None
     if path is None or not path.exists():
         return []
     rows = path.read_text(encoding="utf-8").splitlines()
-    return [OrderCorrection.model_validate_json(row) for row in rows if row.strip()]
+    return [kind.record.model_validate_json(row) for row in rows if row.strip()]
 
 
-def save_learned(directory: Path, corrections: Sequence[OrderCorrection]) -> None:
+def save_learned(directory: Path, kind: Learned[C], corrections: Sequence[C]) -> None:
     """Replaces the learned corrections, atomically (a worker never reads half a file)."""
-    path = directory / LEARNED
+    path = directory / kind.file
     path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_suffix(".draft")
     draft.write_text("".join(c.model_dump_json() + "\n" for c in corrections), encoding="utf-8")
@@ -122,6 +149,23 @@ def as_example(correction: OrderCorrection) -> OrderExample:
 
 def examples(corrections: Sequence[OrderCorrection]) -> list[OrderExample]:
     return [as_example(correction) for correction in corrections] * WEIGHT
+
+
+def invoice_example(correction: InvoiceCorrection) -> InvoiceExample | None:
+    """The invoice as the clerk confirmed it, as a training example; None when a header field
+    is missing."""
+    invoice = correction.corrected
+    try:
+        return InvoiceExample.model_validate(
+            {**invoice.model_dump(), "text": in_english(correction.text)}
+        )
+    except ValidationError:
+        return None
+
+
+def invoice_examples(corrections: Sequence[InvoiceCorrection]) -> list[InvoiceExample]:
+    learned = [example for c in corrections if (example := invoice_example(c)) is not None]
+    return learned * WEIGHT
 
 
 def aliases(corrections: Sequence[OrderCorrection]) -> list[tuple[str, str]]:

@@ -28,7 +28,14 @@ from activities.ai.local.examples import (
     load,
 )
 from activities.ai.local.invoices import InvoiceExtractor
-from activities.ai.local.learning import aliases, examples, load_learned
+from activities.ai.local.learning import (
+    INVOICES,
+    ORDERS,
+    aliases,
+    examples,
+    invoice_examples,
+    load_learned,
+)
 from activities.ai.local.messages import MessageClassifier
 from activities.ai.local.orders import OrderExtractor
 from activities.ai.local.risk import RiskScorer
@@ -67,28 +74,31 @@ class Lazy(Generic[T]):
 
 
 class LocalModels:
-    """The four models over one data directory, each trained when first needed; the order
-    extractor also from the corrections learned in `learned_dir` (see learning.py)."""
+    """The four models over one data directory, each trained when first needed; the order and
+    invoice extractors also from the corrections learned in `learned_dir` (see learning.py)."""
 
     def __init__(self, data_dir: Path = DATA_DIR, learned_dir: Path | None = None) -> None:
-        learned = load_learned(learned_dir)
+        orders, invoices = load_learned(learned_dir, ORDERS), load_learned(learned_dir, INVOICES)
         digest = data_version(data_dir)
-        if learned:
-            corrections = "".join(c.model_dump_json() for c in learned).encode()
-            digest += f".learned-{len(learned)}-{hashlib.sha256(corrections).hexdigest()[:8]}"
+        if orders or invoices:
+            learned = "".join(c.model_dump_json() for c in [*orders, *invoices]).encode()
+            count = len(orders) + len(invoices)
+            digest += f".learned-{count}-{hashlib.sha256(learned).hexdigest()[:8]}"
         self.version = f"data-{digest}+sklearn-{sklearn.__version__}"
         self.messages = Lazy(
             lambda: MessageClassifier(load(MessageExample, "messages", "train", data_dir))
         )
         self.orders = Lazy(
             lambda: OrderExtractor(
-                load(OrderExample, "orders", "train", data_dir) + examples(learned),
+                load(OrderExample, "orders", "train", data_dir) + examples(orders),
                 catalogue(data_dir),
-                aliases(learned),
+                aliases(orders),
             )
         )
         self.invoices = Lazy(
-            lambda: InvoiceExtractor(load(InvoiceExample, "invoices", "train", data_dir))
+            lambda: InvoiceExtractor(
+                load(InvoiceExample, "invoices", "train", data_dir) + invoice_examples(invoices)
+            )
         )
         self.risk = Lazy(lambda: RiskScorer(load(RiskExample, "risk", "train", data_dir)))
 
