@@ -18,9 +18,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.contracts.ai import (
     INVOICE_CORRECTION,
     AIActivity,
-    InvoiceCorrection,
     ExtractInvoiceRequest,
     ExtractInvoiceResult,
+    InvoiceCorrection,
     InvoiceLine,
     VendorRef,
 )
