@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from activities.ai.evaluation import Tally, at_least_as_good, vendors
-from activities.ai.local.examples import catalogue
+from activities.ai.local.examples import catalogue, vendors
 from activities.ai.local.provider import LocalModels
 from baton.cli import app
 from core import ledger
