@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from activities.ai.evaluation import Tally, at_least_as_good, vendors
+from activities.ai.evaluation import Tally, at_least_as_good
 from activities.ai.local.examples import catalogue, vendors
 from activities.ai.local.provider import LocalModels
 from baton.cli import app
