@@ -3,10 +3,12 @@ from the ERP and the MES with no person, a quantity change applied once after a 
 approves it, an unclear request and another customer's order handed to a person."""
 
 from typing import Any
+from urllib.parse import quote
 
 from tests.approvals import ledger
 from tests.helpers import ALICE, BOB, Stack, decide, keep_history, open_task, until, writes
 from tests.helpers import start as start_process
+from tests.workspace import person
 from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.service import CUSTOMER_SERVICE
 
@@ -61,6 +63,11 @@ async def test_a_status_question_is_answered_from_the_systems(stack: Stack) -> N
     ]
     assert {(row.actor_kind, row.actor) for row in turns} == {("ai", "baton-local/service-agent")}
     assert turns[0].data["reasoning"] == f"status {order}: find it"
+    assert turns[0].data["model_version"].startswith("data-")
+    async with person(stack, BOB) as bob:
+        page = await bob.get(f"/app/processes/{quote(process_id, safe='')}")
+        assert page.status_code == 200, page.text
+        assert "look up the production orders" in page.text
     await keep_history(stack, process_id, "service-status-answered")
 
 
@@ -129,6 +136,12 @@ async def test_an_unclear_request_is_handed_to_a_sales_rep(stack: Stack) -> None
     assert task["title"] == f"Answer C-1002 ({process_id.removeprefix(SERVICE + ':')})"
     assert "The assistant handed it over" in task["description"]
     assert task["context"]["agent"]["tool_calls"] == []
+    async with person(stack, ALICE) as alice:  # the workspace shows it as it shows any task
+        page = await alice.get(f"/app/tasks/{quote(task_id, safe='')}")
+        assert page.status_code == 200, page.text
+        assert "Your driver was very friendly yesterday" in page.text
+        start = await alice.get(f"/app/start/{SERVICE}")
+        assert start.status_code == 200, start.text
     await decide(stack, task_id, ALICE, "reply", comment="Thank you, we will tell him!")
 
     done = await until(stack, process_id, "completed")
