@@ -1,4 +1,5 @@
-"""Training time and per-call latency of the local AI models (`python bench/ai_latency.py`).
+"""Training time and per-call latency of the local AI models and the offline agent policy
+(`python bench/ai_latency.py`).
 
 Each model trains from its data files, then answers every example of its evaluation split one
 call at a time through the provider (as an activity would call it); prints median and p95.
@@ -20,6 +21,7 @@ from activities.ai.local.examples import (
     vendors,
 )
 from activities.ai.local.provider import LocalModels, LocalProvider
+from workflows.contracts.agent import AgentTool, AgentTurnRequest
 from workflows.contracts.ai import (
     AIResult,
     ClassifyMessageRequest,
@@ -55,6 +57,10 @@ async def main() -> None:
     orders = load(OrderExample, "orders", "eval")
     invoices = load(InvoiceExample, "invoices", "eval")
     risks = load(RiskExample, "risk", "eval")
+    tools = [
+        AgentTool(name=name, description=name, parameters={})
+        for name in ("erp.find_reservations", "mes.find_production_orders")
+    ]
     runs: list[tuple[str, Callable[[], object], Callable[[], Awaitable[list[float]]]]] = [
         (
             "message classifier",
@@ -87,6 +93,18 @@ async def main() -> None:
             "risk scorer",
             models.risk.get,
             lambda: latencies_ms(risks, lambda e: provider.score_risk(e.request)),
+        ),
+        (
+            "service agent",  # a rules policy: nothing to train
+            lambda: None,
+            lambda: latencies_ms(
+                messages,
+                lambda e: provider.agent_turn(
+                    AgentTurnRequest(
+                        goal="", message=f"{e.text} (SO-1A2B3C4D5E)", tools=tools, turns_left=6
+                    )
+                ),
+            ),
         ),
     ]
     print(f"{'model':<20}{'train s':>9}{'calls':>7}{'median ms':>11}{'p95 ms':>9}")
