@@ -10,8 +10,12 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(BIN)/baton dev
 
+# Two workers, each with its own Temporal dev server and sandbox; a file's tests stay together.
+# Most tests wait on timers and polls, so two share two cores well. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

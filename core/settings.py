@@ -67,6 +67,7 @@ def _default_routes() -> dict[str, EventRoute]:
             process_type="invoice-processing", signal="credit_note"
         ),
         "crm.message_received": EventRoute(process_type="order-fulfillment"),
+        "crm.service_request_received": EventRoute(process_type="customer-service"),
         "erp.invoice_received": EventRoute(process_type="invoice-processing"),
     }
 

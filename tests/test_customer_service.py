@@ -5,9 +5,12 @@ approves it, an unclear request and another customer's order handed to a person.
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from tests.approvals import ledger
 from tests.helpers import ALICE, BOB, Stack, decide, keep_history, open_task, until, writes
 from tests.helpers import start as start_process
+from tests.test_events import SECRETS, send
 from tests.workspace import person
 from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.service import CUSTOMER_SERVICE
@@ -165,3 +168,16 @@ async def test_another_customers_order_is_out_of_bounds(stack: Stack) -> None:
     done = await until(stack, process_id, "completed")
     assert done["result"]["outcome"] == "closed without a reply"
     assert "look up the reservations" not in _steps(done)
+
+
+async def test_a_crm_event_starts_a_request_that_is_answered(stack: Stack) -> None:
+    order = await _order(stack, "C-1001", 5)
+    stack.settings.event_secrets = {"crm": SecretStr(SECRETS["crm"])}
+    message = {"customer_id": "C-1001", "message": f"Has {order} shipped yet?"}
+    event = {"id": f"crm-{order}", "type": "crm.service_request_received", "data": message}
+    sent = await send(stack, "crm", event)
+    assert sent.status_code == 202, sent.text
+    done = await until(stack, sent.json()["process_id"], "completed")
+    assert done["requested_by"] == "event:crm"
+    assert done["result"]["outcome"] == "answered"
+    assert done["result"]["reply"].startswith(f"Order {order}: 5 x WID-100")
