@@ -22,7 +22,14 @@ from activities.ai.evaluation import (
 )
 from activities.ai.factory import learned_dir
 from activities.ai.local.examples import InvoiceExample, OrderExample, load
-from activities.ai.local.learning import INVOICES, ORDERS, Learned, load_learned, save_learned
+from activities.ai.local.learning import (
+    INVOICES,
+    ORDERS,
+    Learned,
+    load_learned,
+    save_learned,
+    teaches,
+)
 from activities.ai.local.provider import LocalModels, shared_models
 from core import ledger
 from core.db import make_engine, prepare_database, session_scope
@@ -187,11 +194,16 @@ def _retrain(extractor: _Extractor, rows: Sequence[LedgerRow], directory: Path) 
         typer.echo(f"{' ' * len(f'{name}, {set_name}')}  after  {tally(now, extractor.threshold)}")
     pooled = readings["all held-out sets"]
     if not at_least_as_good(*(tally(part, extractor.threshold) for part in pooled)):
-        typer.echo(f"{name}: kept {before.version}: the retrained one is worse on a held-out set")
+        typer.echo(
+            f"{name}: kept {before.version}: the retrained one is worse on the held-out sets "
+            "taken together"
+        )
         return False
     save_learned(directory, kind, candidate)
+    idle = sum(not teaches(c) for c in new.values())
     typer.echo(
-        f"{name}: learned {len(new)} new corrections ({len(candidate)} in all); "
-        "the AI workers use it from their next start"
+        f"{name}: learned {len(new)} new corrections ({len(candidate)} in all"
+        + (f"; {idle} lack a header field and teach nothing" if idle else "")
+        + "); the AI workers use it from their next start"
     )
     return True

@@ -13,11 +13,13 @@ import pytest
 from fastapi import FastAPI, Request
 from temporalio.client import Client
 
+from activities.ai.agent_tools import read_turn
 from core.settings import Settings
 from tests.approvals import ledger
 from tests.helpers import ALICE, BOB, Stack, decide, open_task, serve, temporal_address, until
 from tests.helpers import start as start_process
 from tests.helpers import writes as sandbox_writes
+from workflows.contracts.agent import AgentAction, AgentTurnRequest, ToolCall
 from workflows.contracts.service import CUSTOMER_SERVICE
 
 CHANGE_ENDPOINT = "POST /erp/reservations/{reservation_id}/lines/{sku}"
@@ -113,6 +115,7 @@ async def test_refused_calls_are_fed_back_and_a_declined_write_never_runs(
         ("erp__change_reserved_quantity", {**change, "quantity": "thirty"}),
         ("erp__change_reserved_quantity", {**change, "approved": True}),
         ("erp__change_reserved_quantity", change),
+        ("erp__change_reserved_quantity", change),  # again, once declined: no second task
         ("hand_over", {"reason": "the change was declined"}),
     ]
     body = {"customer_id": "C-1001", "message": f"Make {order} 30 please"}
@@ -129,11 +132,12 @@ async def test_refused_calls_are_fed_back_and_a_declined_write_never_runs(
 
     # What each refusal told the model, in the conversation of the turn after it.
     told = [json.loads(m["content"]) for m in model.turns[-1]["messages"] if m["role"] == "tool"]
-    assert [sorted(t) for t in told] == [["result"], ["refused"], ["refused"], ["refused"]]
+    assert [sorted(t) for t in told] == [["result"]] + [["refused"]] * 4
     assert told[0]["result"]["reservations"][0]["reservation_id"] == reservation
     assert told[1]["refused"].startswith("invalid arguments: quantity: Input should be")
     assert told[2]["refused"] == ("unknown arguments ['approved'] of erp.change_reserved_quantity")
     assert told[3]["refused"] == "declined by a person: not without the customer's PO"
+    assert told[4]["refused"] == "a person declined this call already"
     # Tools travel under names the service accepts; the model never sees its own ids changed.
     names = {tool["function"]["name"] for tool in model.turns[0]["tools"]}
     assert {"erp__find_reservations", "erp__change_reserved_quantity", "hand_over"} <= names
@@ -147,9 +151,14 @@ async def test_refused_calls_are_fed_back_and_a_declined_write_never_runs(
         "agent-refused-2",
         "agent-refused-3",
         "agent-refused-4",
+        "agent-refused-5",
     ]
+    assert all(row.outcome == "not run" for row in refusals)
+    assert refusals[1].data["why"] == told[2]["refused"]
+    approvals = [step for step in done["steps"] if step["activity"] == "approve a tool call"]
+    assert len(approvals) == 1
     turns = [step for step in done["steps"] if step["activity"] == "decide the next step"]
-    assert len(turns) == 5
+    assert len(turns) == 6
     assert all(step["tokens"] == 220 and step["by"] == "gpt-test" for step in turns)
 
 
@@ -176,3 +185,28 @@ async def test_an_approved_write_runs_once_and_the_model_answers(
     assert line["requested"] == 12
     told = [json.loads(m["content"]) for m in model.turns[-1]["messages"] if m["role"] == "tool"]
     assert told[1]["result"]["lines"][0]["requested"] == 12
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"choices": [{"message": None}]},
+        {"choices": [{"message": {"tool_calls": "call erp"}}]},
+        {"choices": [{"message": {"content": ""}}]},
+    ],
+)
+def test_an_unreadable_answer_hands_over(body: dict[str, Any]) -> None:
+    request = AgentTurnRequest(goal="", message="where is SO-1", tools=[], turns_left=1)
+    turn = read_turn(body, request)
+    assert (turn.action, turn.call) == (AgentAction.HAND_OVER, None)
+
+
+def test_a_tool_call_of_a_function_not_offered_is_passed_on_for_the_guardrails() -> None:
+    call = {"id": "c1", "function": {"name": "erp__release_stock", "arguments": "{not json"}}
+    body = {"choices": [{"message": {"content": "", "tool_calls": [call, {"id": "c2"}]}}]}
+    request = AgentTurnRequest(goal="", message="cancel SO-1", tools=[], turns_left=1)
+    turn = read_turn(body, request)
+    assert turn.call == ToolCall(
+        call_id="c1", tool="erp__release_stock", arguments={"_unreadable": "{not json"}
+    )

@@ -60,6 +60,13 @@ def _turn(message: str, *done: ToolOutcome, intent: Intent | None = None) -> Any
         ("Lovely weather today", Intent.OTHER, (Request.UNCLEAR, None, None)),
         # "change" with no new quantity is not a change it can make
         (f"we need to change {ORDER}", None, (Request.UNCLEAR, ORDER, None)),
+        (
+            f"Please change the delivery date to 12 June for {ORDER}",
+            None,
+            (Request.UNCLEAR, ORDER, None),
+        ),
+        (f"update {ORDER}: ship to 3 Main Street", None, (Request.UNCLEAR, ORDER, None)),
+        (f"change {ORDER} to 14:30 delivery", None, (Request.UNCLEAR, ORDER, None)),
     ],
 )
 def test_what_a_message_asks(
@@ -134,3 +141,22 @@ def test_no_order_number_or_a_tool_not_offered_hands_over() -> None:
     handed = next_turn(request)
     assert handed.action is AgentAction.HAND_OVER
     assert "erp.find_reservations" in handed.text
+
+
+def test_a_change_that_leaves_a_shortfall_goes_to_a_person() -> None:
+    found = _found(_line("WID-100", 5, 5))
+    changed = ToolOutcome(
+        call=ToolCall(
+            call_id="2",
+            tool=BotActivity.CHANGE_RESERVED_QUANTITY,
+            arguments={"reservation_id": 7, "sku": "WID-100", "quantity": 900},
+        ),
+        result={"reservation_id": 7, "lines": [_line("WID-100", 900, 400)], "status": "active"},
+        approved_by=["alice"],
+    )
+    after = _turn(f"Change {ORDER} to 900", found, changed)
+    assert after.action is AgentAction.HAND_OVER
+    assert after.text == (
+        f"{ORDER}: WID-100 changed to 900, of which 500 are not in stock: "
+        "production needs arranging"
+    )

@@ -60,13 +60,15 @@ async def test_a_status_question_is_answered_from_the_systems(stack: Stack) -> N
     assert (reply["recipient"], reply["channel"]) == ("C-1001", "chat")
     turns = [row for row in ledger(stack, process_id) if row.step.startswith("agent-turn-")]
     assert [row.outcome for row in turns] == [
-        f"call erp.find_reservations (order_ref='{order}')",
-        f"call mes.find_production_orders (order_ref='{order}')",
-        f"answer: {done['result']['reply']}",
+        "call erp.find_reservations",
+        "call mes.find_production_orders",
+        "answer",
     ]
+    assert turns[0].data["call"]["arguments"] == {"order_ref": order}
+    assert turns[2].data["text"] == done["result"]["reply"]
     assert {(row.actor_kind, row.actor) for row in turns} == {("ai", "baton-local/service-agent")}
     assert turns[0].data["reasoning"] == f"status {order}: find it"
-    assert turns[0].data["model_version"].startswith("data-")
+    assert turns[0].data["model_version"] == "rules-1"
     async with person(stack, BOB) as bob:
         page = await bob.get(f"/app/processes/{quote(process_id, safe='')}")
         assert page.status_code == 200, page.text

@@ -114,8 +114,9 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
         async with self.conducting():
             interaction = await self._capture()
             outcome = await self._agent()
+            facts = self.state.facts
             if self.run_input.policy.needs_person(
-                outcome.action is AgentAction.HAND_OVER, outcome.confidence
+                facts["handed_over"], facts["answer_confidence"], facts["looked_up"]
             ):
                 await self._answer_by_a_person(outcome)
             else:
@@ -173,9 +174,10 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
         facts = {"customer_id": request.customer_id, "channel": request.channel}
         self.outcome = await agent.run(request.message, facts, self.intent)
         self.state.facts.update(
-            writes_asked=sum(1 for o in self.outcome.transcript if o.call.tool in _WRITES),
+            writes_asked=self.outcome.approvals_asked,
             handed_over=self.outcome.action is AgentAction.HAND_OVER,
             answer_confidence=self.outcome.confidence,
+            looked_up=any(o.result is not None for o in self.outcome.transcript),
         )
         return self.outcome
 
@@ -187,8 +189,14 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
         if order_ref is not None and order_ref not in self.own_orders:
             return f"{order_ref} is not an order of {customer}"
         reservation_id = getattr(request, "reservation_id", None)
-        if reservation_id is not None and reservation_id not in _reservations_found(done):
+        if reservation_id is None:
+            return ""
+        lines = _reservations_found(done).get(reservation_id)
+        if lines is None:
             return f"reservation {reservation_id} was not found for an order of {customer}"
+        sku = getattr(request, "sku", None)
+        if sku is not None and sku not in lines:
+            return f"{sku} is not a line of reservation {reservation_id}"
         return ""
 
     async def _answer_by_a_person(self, outcome: AgentOutcome) -> None:
@@ -248,16 +256,17 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
         self.complete(result)
 
 
-_WRITES = frozenset(tool.activity for tool in TOOLS if tool.writes)
-
-
-def _reservations_found(done: list[ToolOutcome]) -> set[int]:
-    return {
-        int(reservation["reservation_id"])
-        for outcome in done
-        if outcome.call.tool == BotActivity.FIND_RESERVATIONS and outcome.result is not None
-        for reservation in outcome.result["reservations"]
-    }
+def _reservations_found(done: list[ToolOutcome]) -> dict[int, set[str]]:
+    """The reservations the agent found (of the customer's orders), with their lines' SKUs."""
+    found = Reservations(
+        reservations=[
+            reservation
+            for outcome in done
+            if outcome.call.tool == BotActivity.FIND_RESERVATIONS and outcome.result is not None
+            for reservation in Reservations.model_validate(outcome.result).reservations
+        ]
+    )
+    return {r.reservation_id: {line.sku for line in r.lines} for r in found.reservations}
 
 
 def _result(outcome: AgentOutcome, reply: str, *, by_person: bool) -> dict[str, Any]:

@@ -12,20 +12,20 @@ from typing import Any
 
 from workflows.contracts.agent import AgentAction, AgentTurnRequest, AgentTurnResult, ToolCall
 
-ANSWER = "answer_customer"
-HAND_OVER = "hand_over"
+ANSWER_TOOL = "answer_customer"
+HAND_OVER_TOOL = "hand_over"
 RULES = (
     "Use the tools to find the facts before you answer, one tool call per turn. Tools marked "
     "[writes] change a business system: they run only after a person approves, and a declined "
     "call is not retried. Finish by calling answer_customer with the reply to the customer "
-    f"and your confidence (0 to 1) that it is right, or {HAND_OVER} with the reason when a "
+    f"and your confidence (0 to 1) that it is right, or {HAND_OVER_TOOL} with the reason when a "
     "person must take over (unclear request, missing facts, a change that was declined)."
 )
 _ENDINGS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
-            "name": ANSWER,
+            "name": ANSWER_TOOL,
             "description": "Reply to the customer and end the step.",
             "parameters": {
                 "type": "object",
@@ -40,7 +40,7 @@ _ENDINGS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
-            "name": HAND_OVER,
+            "name": HAND_OVER_TOOL,
             "description": "Give the request to a person, saying why, and end the step.",
             "parameters": {
                 "type": "object",
@@ -110,9 +110,13 @@ def read_turn(body: dict[str, Any], request: AgentTurnRequest) -> AgentTurnResul
     try:
         message = body["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
-        message = {}
+        message = None
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or not isinstance(calls or [], list):
+        return AgentTurnResult(
+            action=AgentAction.HAND_OVER, text="the model's answer was unreadable", confidence=0.0
+        )
     reasoning = str(message.get("content") or "")
-    calls = message.get("tool_calls") or []
     if not calls:
         if not reasoning:
             return AgentTurnResult(
@@ -121,17 +125,19 @@ def read_turn(body: dict[str, Any], request: AgentTurnRequest) -> AgentTurnResul
         return AgentTurnResult(
             action=AgentAction.ANSWER, text=reasoning, reasoning="replied in text", confidence=0.0
         )
-    function = calls[0].get("function") or {}
+    first = calls[0] if isinstance(calls[0], dict) else {}
+    raw_function = first.get("function")
+    function: dict[str, Any] = raw_function if isinstance(raw_function, dict) else {}
     name = str(function.get("name") or "")
     arguments = _arguments(function.get("arguments"))
-    if name == ANSWER:
+    if name == ANSWER_TOOL:
         return AgentTurnResult(
             action=AgentAction.ANSWER,
             text=str(arguments.get("reply") or ""),
             reasoning=reasoning,
             confidence=_confidence(arguments.get("confidence")),
         )
-    if name == HAND_OVER:
+    if name == HAND_OVER_TOOL:
         return AgentTurnResult(
             action=AgentAction.HAND_OVER,
             text=str(arguments.get("reason") or "the model handed over"),
@@ -139,7 +145,7 @@ def read_turn(body: dict[str, Any], request: AgentTurnRequest) -> AgentTurnResul
             confidence=0.0,
         )
     tools = {function_name(tool.name): tool.name for tool in request.tools}
-    call_id = str(calls[0].get("id") or f"call-{len(request.transcript) + 1}")
+    call_id = str(first.get("id") or f"call-{len(request.transcript) + 1}")
     return AgentTurnResult(
         action=AgentAction.CALL_TOOL,
         call=ToolCall(call_id=call_id, tool=tools.get(name, name), arguments=arguments),

@@ -1,5 +1,7 @@
 """The ERP bot: the catalogue, stock reservations, purchase orders and goods receipts."""
 
+from urllib.parse import quote
+
 from temporalio import activity
 
 from activities.bots.http import SystemsHTTP
@@ -52,7 +54,8 @@ class ERPBot:
 
     @activity.defn(name=BotActivity.CHANGE_RESERVED_QUANTITY)
     async def change_reserved_quantity(self, request: ChangeReservedQuantity) -> Reservation:
-        path = f"/erp/reservations/{request.reservation_id}/lines/{request.sku}"
+        sku = quote(request.sku, safe="")  # a path segment, whatever a model wrote
+        path = f"/erp/reservations/{request.reservation_id}/lines/{sku}"
         return _reservation(await self.http.write(path, {"quantity": request.quantity}))
 
     @activity.defn(name=BotActivity.GET_PURCHASE_ORDER)

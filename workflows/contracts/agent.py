@@ -10,7 +10,7 @@ runs, a tool that writes waits for a person's approval, and the turns are bounde
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from workflows.contracts.ai import AIResult, Intent
 
@@ -61,16 +61,19 @@ class AgentAction(StrEnum):
 
 class AgentTurnResult(AIResult):
     action: AgentAction
-    call: ToolCall | None = None
+    call: ToolCall | None = Field(None, description="the tool call, exactly when calling one")
     text: str = Field("", description="the reply (answer) or the reason (hand over)")
     reasoning: str = Field("", description="a short summary of why, for the ledger and the UI")
 
+    @model_validator(mode="after")
+    def _call_when_calling(self) -> "AgentTurnResult":
+        if (self.call is not None) != (self.action is AgentAction.CALL_TOOL):
+            raise ValueError("call: given exactly when the action is call_tool")
+        return self
+
     def describe(self) -> str:
-        """The turn in one line, as the ledger and the Temporal UI show it."""
-        if self.action is AgentAction.CALL_TOOL and self.call is not None:
-            return f"call {self.call.tool} {_arguments(self.call.arguments)}"
-        return f"{self.action.value}: {self.text}"
-
-
-def _arguments(arguments: dict[str, Any]) -> str:
-    return "(" + ", ".join(f"{name}={value!r}" for name, value in arguments.items()) + ")"
+        """The turn in a few words (the ledger's and the step's outcome; the reply, the reason
+        and the arguments are in the entry's data)."""
+        if self.call is not None:
+            return f"call {self.call.tool}"
+        return self.action.value.replace("_", " ")

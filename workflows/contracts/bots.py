@@ -152,7 +152,7 @@ class Reservations(BaseModel):
 
 class ChangeReservedQuantity(BaseModel):
     reservation_id: int = Field(ge=1)
-    sku: str = Field(min_length=1, max_length=50)
+    sku: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     quantity: int = Field(gt=0, le=1_000_000, description="the new quantity the line asks for")
 
 

@@ -44,14 +44,17 @@ class ServicePolicy(ProcessPolicy):
         timedelta(hours=48), description="unanswered by then, the request is closed unanswered"
     )
 
-    def needs_person(self, handed_over: bool, confidence: float) -> bool:
-        """Whether a sales rep answers the customer instead of the agent."""
-        return handed_over or confidence < self.confidence_threshold
+    def needs_person(self, handed_over: bool, confidence: float, looked_up: bool) -> bool:
+        """Whether a sales rep answers the customer instead of the agent: it handed over, is
+        unsure, or would answer without having looked anything up."""
+        return handed_over or confidence < self.confidence_threshold or not looked_up
 
     def people_needed(self, facts: dict[str, Any]) -> set[str]:
         needed = {APPROVE} if facts.get("writes_asked", 0) else set()
         if "answer_confidence" in facts and self.needs_person(
-            facts.get("handed_over", False), facts["answer_confidence"]
+            facts.get("handed_over", False),
+            facts["answer_confidence"],
+            facts.get("looked_up", False),
         ):
             needed.add(ANSWER)
         return needed

@@ -36,6 +36,7 @@ from workflows.contracts.tasks import ActorKind, TaskForm, TaskSpec
 from workflows.steps.process import Process, business_refusal
 
 GUARDRAILS = "baton-guardrails"  # the actor of a refusal in the ledger
+DECLINED = "declined by a person"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class AgentOutcome:
     text: str  # the reply, or why a person must take over
     confidence: float
     transcript: list[ToolOutcome]
+    approvals_asked: int = 0  # write calls a person was asked to approve
 
     def changed(self) -> list[ToolOutcome]:
         """The calls that wrote to a business system (each approved)."""
@@ -91,6 +93,7 @@ class Agent:
         self.goal = goal
         self.tools = {tool.activity: tool for tool in tools}
         self.guardrails = guardrails
+        self.approvals_asked = 0
 
     async def run(self, message: str, facts: dict[str, str], intent: Intent | None) -> AgentOutcome:
         transcript: list[ToolOutcome] = []
@@ -116,19 +119,19 @@ class Agent:
                 activity=DECIDE,
             )
             last_confidence = decided.confidence
-            if decided.action is not AgentAction.CALL_TOOL:
-                return AgentOutcome(decided.action, decided.text, decided.confidence, transcript)
-            if decided.call is None:
-                call = ToolCall(call_id=f"turn-{turn}", tool="")
-                transcript.append(await self._refused(turn, call, decided, "no tool named"))
-                continue
-            transcript.append(await self._use(turn, decided.call, decided, transcript))
-        return AgentOutcome(
-            AgentAction.HAND_OVER,
-            f"no answer after {self.guardrails.max_turns} turns",
-            last_confidence,
-            transcript,
-        )
+            if decided.call is not None:
+                transcript.append(await self._use(turn, decided.call, decided, transcript))
+            elif decided.action is AgentAction.ANSWER and not decided.text.strip():
+                return self._outcome(AgentAction.HAND_OVER, "an empty reply", 0.0, transcript)
+            else:
+                return self._outcome(decided.action, decided.text, decided.confidence, transcript)
+        why = f"no answer after {self.guardrails.max_turns} turns"
+        return self._outcome(AgentAction.HAND_OVER, why, last_confidence, transcript)
+
+    def _outcome(
+        self, action: AgentAction, text: str, confidence: float, transcript: list[ToolOutcome]
+    ) -> AgentOutcome:
+        return AgentOutcome(action, text, confidence, transcript, self.approvals_asked)
 
     async def _use(
         self, turn: int, call: ToolCall, decided: AgentTurnResult, transcript: list[ToolOutcome]
@@ -153,8 +156,11 @@ class Agent:
         beyond = self.guardrails.scope(request, transcript)
         if beyond:
             return await self._refused(turn, call, decided, f"out of bounds: {beyond}")
+        if any(_declined(done, call) for done in transcript):
+            return await self._refused(turn, call, decided, "a person declined this call already")
         approved_by: list[str] = []
         if tool.writes:
+            self.approvals_asked += 1
             verdict = await self.process.task(
                 self._approval(turn, tool, request, decided),
                 f"a {self.guardrails.approver.value}",
@@ -163,7 +169,7 @@ class Agent:
             if verdict.outcome != "approve":
                 why = verdict.comment or ("nobody answered in time" if verdict.expired else "")
                 return await self._refused(
-                    turn, call, decided, f"declined by a person: {why or verdict.outcome}"
+                    turn, call, decided, f"{DECLINED}: {why or verdict.outcome}"
                 )
             approved_by = verdict.decided_by
         try:
@@ -172,7 +178,7 @@ class Agent:
                 tool.activity,
                 request,
                 tool.result,
-                f"agent: {decided.describe()}",
+                f"agent: {tool.step} ({_shown(request)})",
             )
         except ActivityError as failure:
             refusal = business_refusal(failure)
@@ -199,9 +205,9 @@ class Agent:
             f"agent-refused-{turn}",
             ActorKind.SYSTEM,
             GUARDRAILS,
-            f"not run: {why}",
+            "not run",
             None,
-            {"tool": call.tool, "arguments": call.arguments, "model": decided.model},
+            {"tool": call.tool, "arguments": call.arguments, "model": decided.model, "why": why},
         )
         return ToolOutcome(call=call, reasoning=decided.reasoning, refused=why)
 
@@ -209,7 +215,7 @@ class Agent:
         self, turn: int, tool: Tool, request: BaseModel, decided: AgentTurnResult
     ) -> TaskSpec:
         arguments = request.model_dump(mode="json")
-        shown = ", ".join(f"{name} {value}" for name, value in arguments.items())
+        shown = _shown(request)
         run = self.process.run_input
         return TaskSpec(
             name=f"approve-tool-call-{turn}",
@@ -233,6 +239,17 @@ class Agent:
             expiry_outcome="decline",
             requester=run.requested_by,
         )
+
+
+def _shown(request: BaseModel) -> str:
+    """A call's arguments as people read them: "reservation_id 12, sku WID-100"."""
+    return ", ".join(f"{name} {value}" for name, value in request.model_dump(mode="json").items())
+
+
+def _declined(done: ToolOutcome, call: ToolCall) -> bool:
+    """Whether `done` is the same call, which a person declined."""
+    same = (done.call.tool, done.call.arguments) == (call.tool, call.arguments)
+    return same and done.refused.startswith(DECLINED)
 
 
 def _problems(error: ValidationError) -> str:

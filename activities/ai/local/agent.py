@@ -24,6 +24,7 @@ from workflows.contracts.agent import (
 from workflows.contracts.ai import Intent
 from workflows.contracts.bots import BotActivity
 
+VERSION = "rules-1"  # the policy's version in the ledger: change it with the rules
 SURE = 0.9  # the request was read from its own words
 UNSURE = 0.6  # only the classifier's intent said what it is: a person checks the reply
 
@@ -32,6 +33,13 @@ _CHANGE = re.compile(
     r"\b(?:change|update|increase|decrease|reduce|raise|lower|amend|adjust|make it)\b", re.I
 )
 _CANCEL = re.compile(r"\b(?:cancel\w*|withdraw\w*|call off|no longer need)\b", re.I)
+# What follows "to" when it is no quantity: a date, a time, an address ("3 Main Street").
+_NOT_A_QUANTITY = re.compile(
+    r"\s*(?:st|nd|rd|th)?\s*(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    r"|mon|tue|wed|thu|fri|sat|sun|am\b|pm\b|o'clock|h\b|[:/.]\d|days?\b|weeks?\b)"
+    r"|(?:\s+\w+)?\s+(?:street|st\b|road|rd\b|avenue|ave\b|lane|way|drive|boulevard)",
+    re.I,
+)
 _STATUS = re.compile(
     r"\b(?:where|status|when|arriv\w*|deliver\w*|ship\w*|track\w*|eta|progress)\b", re.I
 )
@@ -58,10 +66,13 @@ def read(message: str, intent: Intent | None) -> Reading:
     order_ref = found[0].upper() if found else None
     rest = _ORDER_REF.sub(" ", message)
     quantity = _new_quantity(rest)
-    if _CHANGE.search(rest) and quantity is not None:
+    change = _CHANGE.search(rest)
+    if change and quantity is not None:
         request, confidence = Request.CHANGE, SURE
     elif _CANCEL.search(rest):
         request, confidence = Request.CANCEL, SURE
+    elif change:  # a change of something else (a date, an address): a person makes it
+        request, confidence = Request.UNCLEAR, SURE
     elif _STATUS.search(rest):
         request, confidence = Request.STATUS, SURE
     elif intent is Intent.CANCELLATION:
@@ -77,7 +88,9 @@ def _new_quantity(text: str) -> int | None:
     """The quantity after "to" ("change the quantity to 30", "increase it to thirty pcs")."""
     for mention in find_numbers(text, words=True):
         before = text[max(0, mention.start - 4) : mention.start].lower()
-        if before.rstrip().endswith("to") and mention.value.is_integer() and mention.value > 0:
+        if not before.rstrip().endswith("to") or _NOT_A_QUANTITY.match(text, mention.end):
+            continue
+        if mention.value.is_integer() and mention.value > 0:
             return int(mention.value)
     return None
 
@@ -132,8 +145,14 @@ class _Turn:
                 for line in attempt.result["lines"]
                 if line["sku"] == attempt.call.arguments["sku"]
             )
+            if line["shortfall"]:  # the change alone produces nothing: a person arranges it
+                return self.hand_over(
+                    f"{self.ref}: {line['sku']} changed to {line['requested']}, of which "
+                    f"{line['shortfall']} are not in stock: production needs arranging"
+                )
             return self.answer(
-                f"Order {self.ref}: {line['sku']} is now {line['requested']} ({_reserved(line)}).",
+                f"Order {self.ref}: {line['sku']} is now {line['requested']}, all in stock "
+                "for you.",
                 f"changed with the approval of {', '.join(attempt.approved_by)}",
             )
         if attempt is not None:

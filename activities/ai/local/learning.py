@@ -163,6 +163,12 @@ def invoice_example(correction: InvoiceCorrection) -> InvoiceExample | None:
         return None
 
 
+def teaches(correction: BaseModel) -> bool:
+    """Whether a correction becomes a training example (an invoice lacking a header field does
+    not)."""
+    return not isinstance(correction, InvoiceCorrection) or invoice_example(correction) is not None
+
+
 def invoice_examples(corrections: Sequence[InvoiceCorrection]) -> list[InvoiceExample]:
     learned = [example for c in corrections if (example := invoice_example(c)) is not None]
     return learned * WEIGHT

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 import sklearn  # type: ignore[import-untyped]
 
+from activities.ai.local.agent import VERSION as AGENT_VERSION
 from activities.ai.local.agent import next_turn
 from activities.ai.local.examples import (
     DATA_DIR,
@@ -142,7 +143,8 @@ class LocalProvider:
         return await self._run("baton-local/risk-scorer", lambda: model.get().score(request))
 
     async def agent_turn(self, request: AgentTurnRequest) -> AgentTurnResult:
-        return await self._run("baton-local/service-agent", lambda: next_turn(request))
+        answer = await self._run("baton-local/service-agent", lambda: next_turn(request))
+        return answer.model_copy(update={"model_version": AGENT_VERSION})  # rules, not data
 
     async def _run(self, name: str, infer: Callable[[], Result]) -> Result:
         started = time.perf_counter()
