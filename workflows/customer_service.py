@@ -81,6 +81,7 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
         super().__init__(run)
         self.own_orders: list[str] = []
         self.intent: Intent | None = None
+        self.agent = Agent(self, GOAL, TOOLS, self._guardrails())
         self.outcome: AgentOutcome | None = None
         self.reply = ""
         self.answered_by_person = False
@@ -103,7 +104,7 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
     def objects(self) -> list[str]:
         orders = {
             str(o.call.arguments["order_ref"])
-            for o in (self.outcome.transcript if self.outcome else [])
+            for o in self.agent.transcript
             if o.result is not None and "order_ref" in o.call.arguments
         }
         customer = self.run_input.request.customer_id
@@ -163,16 +164,9 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
 
     async def _agent(self) -> AgentOutcome:
         self.tracker.stage("agent")
-        policy, request = self.run_input.policy, self.run_input.request
-        guardrails = Guardrails(
-            max_turns=policy.max_turns,
-            approver=Role.SALES_REP,
-            approval_expires=policy.approval_expires,
-            scope=self._within_the_customers_orders,
-        )
-        agent = Agent(self, GOAL, TOOLS, guardrails)
+        request = self.run_input.request
         facts = {"customer_id": request.customer_id, "channel": request.channel}
-        self.outcome = await agent.run(request.message, facts, self.intent)
+        self.outcome = await self.agent.run(request.message, facts, self.intent)
         self.state.facts.update(
             writes_asked=self.outcome.approvals_asked,
             handed_over=self.outcome.action is AgentAction.HAND_OVER,
@@ -180,6 +174,15 @@ class CustomerServiceWorkflow(Process[ServiceRun]):
             looked_up=any(o.result is not None for o in self.outcome.transcript),
         )
         return self.outcome
+
+    def _guardrails(self) -> Guardrails:
+        policy = self.run_input.policy
+        return Guardrails(
+            max_turns=policy.max_turns,
+            approver=Role.SALES_REP,
+            approval_expires=policy.approval_expires,
+            scope=self._within_the_customers_orders,
+        )
 
     def _within_the_customers_orders(self, request: BaseModel, done: list[ToolOutcome]) -> str:
         """The agent acts only on the orders of the customer who wrote: an order number, or a

@@ -27,6 +27,7 @@ from activities.ai.local.examples import (
     load,
     vendors,
 )
+from activities.ai.local.numbers import same_value
 from activities.ai.local.provider import LocalModels
 from workflows.contracts.ai import ExtractInvoiceRequest, ExtractOrderRequest, Intent
 
@@ -198,7 +199,7 @@ def read_invoices(
         request = ExtractInvoiceRequest(text=example.text, vendors=known, catalogue=products)
         answer = models.invoices.get().extract(request).model_dump(mode="json")
         expected = _invoice_expected(example)
-        right = sum(_same(answer.get(name), expected.get(name)) for name in INVOICE_FIELDS)
+        right = sum(same_value(answer.get(name), expected.get(name)) for name in INVOICE_FIELDS)
         found = all(answer.get(name) not in (None, "") for name in _INVOICE_REQUIRED)
         readings.append(
             Reading(
@@ -209,12 +210,6 @@ def read_invoices(
             )
         )
     return readings
-
-
-def _same(got: Any, wanted: Any) -> bool:
-    if isinstance(got, int | float) and isinstance(wanted, int | float):
-        return abs(got - wanted) < 0.005
-    return bool(got == wanted)
 
 
 def calibration_readings(models: LocalModels) -> dict[str, list[Reading]]:

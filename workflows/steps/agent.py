@@ -94,9 +94,10 @@ class Agent:
         self.tools = {tool.activity: tool for tool in tools}
         self.guardrails = guardrails
         self.approvals_asked = 0
+        self.transcript: list[ToolOutcome] = []  # the calls so far, as the step goes
 
     async def run(self, message: str, facts: dict[str, str], intent: Intent | None) -> AgentOutcome:
-        transcript: list[ToolOutcome] = []
+        transcript = self.transcript
         specs = [tool.spec() for tool in self.tools.values()]
         last_confidence = 0.0
         for turn in range(1, self.guardrails.max_turns + 1):

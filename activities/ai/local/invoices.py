@@ -20,7 +20,7 @@ from statistics import fmean
 from activities.ai.local.dates import find_dates
 from activities.ai.local.examples import InvoiceExample
 from activities.ai.local.fuzzy import NameMatcher
-from activities.ai.local.numbers import NumberMention, find_numbers
+from activities.ai.local.numbers import NumberMention, find_numbers, same_value
 from activities.ai.local.segments import Segment, lines
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
 from activities.ai.local.text_classifier import SHORT_TEXT_NGRAMS, TextClassifier
@@ -180,16 +180,10 @@ def _label(candidate: Candidate, example: InvoiceExample) -> str | None:
     several fields (a subtotal that is the total, with no tax): it teaches nothing about which
     label is which."""
     fields = {"id": ID_FIELDS, "date": DATE_FIELDS, "amount": AMOUNT_FIELDS}[candidate.kind]
-    matches = [field for field in fields if _same(candidate.value, getattr(example, field))]
+    matches = [field for field in fields if same_value(candidate.value, getattr(example, field))]
     if len(matches) > 1:
         return None
     return matches[0] if matches else OTHER
-
-
-def _same(value: str | date | float, expected: str | date | float | None) -> bool:
-    if isinstance(value, float) and isinstance(expected, float | int):
-        return abs(value - expected) < 0.005
-    return value == expected
 
 
 def _amounts(candidates: Sequence[Candidate]) -> list[float]:

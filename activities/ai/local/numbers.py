@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _UNITS = [
     "zero",
@@ -109,3 +110,10 @@ def _word_value(match: re.Match[str]) -> float:
         elif word != "and":
             current += WORD_VALUES[word]
     return float(total + current)
+
+
+def same_value(got: Any, wanted: Any) -> bool:
+    """Equal, numbers to the cent (an amount read as 71.0 is the 71 expected)."""
+    if isinstance(got, int | float) and isinstance(wanted, int | float):
+        return abs(got - wanted) < 0.005
+    return bool(got == wanted)
