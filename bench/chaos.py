@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # The stack's helpers; those the tests and bench/spike.py import from here are re-exported (as).
 from bench.stack import ALICE as ALICE
-from bench.stack import BOB, CAROL, DAVE, ERIN, POLL_S, api_healthy, get, wait_until
+from bench.stack import BOB, CAROL, DAVE, ERIN, POLL_S, api_healthy, get, stack_client, wait_until
 from bench.stack import PORTS as PORTS
 from bench.stack import DevStack as DevStack
 from bench.stack import free_ports as free_ports
@@ -561,8 +561,8 @@ SCENARIOS: list[Callable[[Chaos], Awaitable[Result]]] = [
 async def chaos_on(stack: DevStack, plan: Plan) -> AsyncIterator[Chaos]:
     """The scenarios' means on a running stack: its API and its sandbox."""
     async with (
-        httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
-        httpx.AsyncClient(base_url=stack.systems_url, timeout=30) as systems,
+        stack_client(stack.api_url, timeout=60) as api,
+        stack_client(stack.systems_url, timeout=30) as systems,
     ):
         yield Chaos(stack, api, Sandbox(systems, stack.data_dir), plan)
 

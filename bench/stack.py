@@ -160,6 +160,18 @@ def free_ports(count: int) -> list[int]:
 # -- calls and waiting --------------------------------------------------------------------------
 
 
+# Below the servers' keep-alive timeout (uvicorn's 5 s): the client drops an idle connection
+# before the server may close it, so a request never goes out on a connection being closed
+# ("Server disconnected without sending a response" after a pause, e.g. a worker restart).
+KEEPALIVE_S = 2.0
+
+
+def stack_client(base_url: str, timeout: float) -> httpx.AsyncClient:
+    """An HTTP client for one of the stack's servers."""
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)
+
+
 def user(key: str, idempotency_key: str | None = None) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {key}"}
     if idempotency_key:
