@@ -20,7 +20,15 @@ from core.users import User
 from workflows.contracts.insight import InsightActivity
 from workflows.contracts.processes import ProcessState
 from workflows.contracts.roles import Role
-from workflows.contracts.tasks import InboxActivity, LedgerEntry, TaskRecord, UserInfo, UserRequest
+from workflows.contracts.tasks import (
+    ActionWrite,
+    ActionWritten,
+    InboxActivity,
+    LedgerEntry,
+    TaskRecord,
+    UserInfo,
+    UserRequest,
+)
 
 T = TypeVar("T")
 
@@ -39,17 +47,44 @@ class InboxActivities:
         # Its own transaction: appending to the process's hash chain may take a retry.
         return await asyncio.to_thread(ledger.append, self.engine, entry)
 
+    @activity.defn(name=InboxActivity.RECORD_ACTION)
+    async def record_action(self, write: ActionWrite) -> ActionWritten:
+        return await asyncio.to_thread(self._record_action, write)
+
     @activity.defn(name=InsightActivity.RECORD_RUN)
     async def record_run(self, state: ProcessState) -> bool:
         return await asyncio.to_thread(self._in_session, insight_log.write_run, state)
 
     @activity.defn(name=InboxActivity.GET_USER)
     async def get_user(self, request: UserRequest) -> UserInfo:
-        user = await asyncio.to_thread(self._get_user, request.name)
+        return await asyncio.to_thread(self._user, request)
+
+    def _user(self, request: UserRequest) -> UserInfo:
+        user = self._get_user(request.name)
         if request.action is not None:
             signed = self.signer.verify(request.task_id, request.action)
             user = user.model_copy(update={"signed": signed})
         return user
+
+    def _record_action(self, write: ActionWrite) -> ActionWritten:
+        """An applied action's inbox and ledger entries in one transaction; with a check, only
+        if the action is Baton's and its user has the roles it claims (else the user as they
+        are, for the workflow to decide again)."""
+        if (check := write.check) is not None:
+            user = self._user(
+                UserRequest(name=check.user, task_id=write.task.task_id, action=check)
+            )
+            if not (user.signed and user.exists and set(user.roles) == set(check.roles or ())):
+                return ActionWritten(written=False, user=user)
+        if write.entry is None:
+            self._in_session(inbox.write_task, write.task)
+        else:
+            ledger.append(
+                self.engine,
+                write.entry,
+                alongside=lambda session: inbox.write_task(session, write.task),
+            )
+        return ActionWritten(written=True)
 
     def _in_session(self, write: Callable[[Session, T], bool], value: T) -> bool:
         with session_scope(self.engine) as session:

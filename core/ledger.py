@@ -24,6 +24,7 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -150,13 +151,18 @@ def record(session: Session, entry: LedgerEntry) -> bool:
     return True
 
 
-def append(engine: Engine, entry: LedgerEntry) -> bool:
-    """`record` in a transaction of its own, again from the new head while it loses a race to
-    another writer of the same process; True when the entry was added."""
+def append(
+    engine: Engine, entry: LedgerEntry, alongside: Callable[[Session], object] | None = None
+) -> bool:
+    """`record` in a transaction of its own (with `alongside`, another write that must land
+    with it), again from the new head while it loses a race to another writer of the same
+    process; True when the entry was added."""
     for attempt in range(1, APPEND_ATTEMPTS + 1):
         try:
             with Session(engine, expire_on_commit=False) as session:
                 added = record(session, entry)
+                if alongside is not None:
+                    alongside(session)
                 session.commit()
                 return added
         except (IntegrityError, _LostRace):

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from api.temporal import is_closed_or_missing
 from core.db import make_engine, session_scope
 from core.signing import signer
-from core.users import add_user
+from core.users import DEMO_USERS, add_user
 from tests.approvals import approval, ledger, outbox, start
 from tests.helpers import ERIN, Stack, wait_for, wait_for_task
 from workflows.contracts.roles import Role
@@ -72,14 +72,20 @@ def carrier(request: pytest.FixtureRequest) -> Carrier:
     return carrier
 
 
+DEMO_ROLES = {name: [role] for name, role, _ in DEMO_USERS}
+
+
 def signed(
     stack: Stack, task_id: str, user: str, outcome: str = "approve", **extra: Any
 ) -> TaskAction:
+    """As Baton's API signs it: with the roles it saw (a demo user's, unless `roles=` says
+    otherwise; None, as the CLI signs, leaves the workflow to look them up)."""
     action = TaskAction(
         action_id=extra.pop("action_id", str(uuid.uuid4())),
         kind=ActionKind.DECIDE,
         user=user,
         outcome=outcome,
+        roles=extra.pop("roles", DEMO_ROLES.get(user)),
         **extra,
     )
     return signer(stack.settings).sign(task_id, action)
@@ -196,8 +202,14 @@ async def test_a_decision_not_theirs_is_refused_and_recorded(
     stack: Stack, carrier: Carrier, who: str
 ) -> None:
     handle, task_id = await start(stack, approval())
-    if who == "forged":  # bob's name, not signed by Baton
-        action = TaskAction(action_id="f1", kind=ActionKind.DECIDE, user="bob", outcome="approve")
+    if who == "forged":  # bob's name and role, not signed by Baton
+        action = TaskAction(
+            action_id="f1",
+            kind=ActionKind.DECIDE,
+            user="bob",
+            outcome="approve",
+            roles=[Role.SALES_MANAGER],
+        )
         verdict = await carrier(stack, task_id, action)
         assert refused(verdict, 403, "not signed")
     else:  # signed, but a sales rep may not approve
@@ -206,6 +218,33 @@ async def test_a_decision_not_theirs_is_refused_and_recorded(
     rows = ledger(stack, handle.id)
     assert [(r.applied, r.reason) for r in rows] == [(False, verdict.reason)]
     assert (await carrier(stack, task_id, signed(stack, task_id, "bob"))).applied
+
+
+async def test_roles_that_do_not_hold_are_decided_on_the_database_word(
+    stack: Stack, carrier: Carrier
+) -> None:
+    """The roles an action claims are checked against the database as it is written: roles
+    changed since the API signed (or claimed wrongly) never decide, in either direction."""
+    handle, task_id = await start(stack, approval())
+    promoted = signed(stack, task_id, "alice", roles=[Role.SALES_MANAGER])
+    assert refused(await carrier(stack, task_id, promoted), 403, "lacks a role")
+    demoted = signed(stack, task_id, "bob", roles=[])
+    assert (await carrier(stack, task_id, demoted)).applied
+    assert [(r.actor, r.applied) for r in ledger(stack, handle.id)] == [
+        ("alice", False),
+        ("bob", True),
+    ]
+    assert (await handle.result()).decided_by == ["bob"]
+
+
+async def test_an_action_signed_without_roles_is_checked_on_the_database_word(
+    stack: Stack, carrier: Carrier
+) -> None:
+    handle, task_id = await start(stack, approval())
+    rep = signed(stack, task_id, "alice", roles=None)
+    assert refused(await carrier(stack, task_id, rep), 403, "lacks a role")
+    assert (await carrier(stack, task_id, signed(stack, task_id, "bob", roles=None))).applied
+    assert (await handle.result()).decided_by == ["bob"]
 
 
 async def test_the_update_refuses_a_malformed_decision_outside_the_history(stack: Stack) -> None:

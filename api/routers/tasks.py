@@ -291,7 +291,13 @@ class TaskCall:
             # The one place a TaskAction is built, and signed, before it is sent.
             action = self.signer.sign(
                 task.task_id,
-                TaskAction(action_id=action_id, kind=kind, user=self.user.name, **fields),
+                TaskAction(
+                    action_id=action_id,
+                    kind=kind,
+                    user=self.user.name,
+                    roles=[Role(role) for role in self.user.roles],
+                    **fields,
+                ),
             )
             began = time.perf_counter()
             verdict = await _send(temporal, handle, action)

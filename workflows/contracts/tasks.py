@@ -15,6 +15,7 @@ class InboxActivity(StrEnum):
     WRITE_TASK = "inbox.write_task"
     RECORD_DECISION = "inbox.record_decision"
     GET_USER = "inbox.get_user"
+    RECORD_ACTION = "inbox.record_action"
 
 
 class FieldType(StrEnum):
@@ -210,6 +211,9 @@ class TaskAction(BaseModel):
     comment: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
     assignee: str | None = None  # for reassign
+    # The user's roles as Baton's API saw them when it signed: the workflow checks the action
+    # with them and its one write confirms them against the database (None: looked up first).
+    roles: list[Role] | None = None
     # "key-id:hex HMAC" by Baton's API or CLI over the task and every field above: the task
     # workflow applies only actions whose signature its workers can verify.
     signature: str = Field("", max_length=200)
@@ -358,6 +362,21 @@ class UserInfo(BaseModel):
     exists: bool
     roles: list[Role] = Field(default_factory=list)
     signed: bool | None = None  # whether the action's signature is valid; None: none asked
+
+
+class ActionWrite(BaseModel):
+    """What an applied action changes, written in one transaction: the task's inbox entry and,
+    for a decision, its ledger entry. With `check`, written only if that action is signed by
+    Baton and its user exists with the roles it claims."""
+
+    task: TaskRecord
+    entry: LedgerEntry | None = None
+    check: TaskAction | None = None
+
+
+class ActionWritten(BaseModel):
+    written: bool
+    user: UserInfo | None = None  # when a check failed: the user as the database has them
 
 
 TaskInput.model_rebuild()  # it refers to TaskState, defined after it

@@ -6,8 +6,10 @@ timers and decisions stay out of the process's history, and a long wait continue
 Every action carries an id, and a repeated one counts once. It arrives as the `act` signal
 (the Temporal UI, the CLI, scripts) or as the `act_and_answer` update (Baton's API), which
 answers with the verdict: no polling. Both go through one queue and the same checks, because
-the workflow checks every action itself (the user's roles come from the database, never from
-the action, and the action must be signed by Baton). The update's validator also refuses a
+the workflow checks every action itself: the action must be signed by Baton, and the user's
+roles are the database's (the API signs the roles it saw; one local activity confirms them
+against the database as it writes the inbox and the ledger, and an action whose roles do not
+hold is decided again on the database's word). The update's validator also refuses a
 malformed action before it is written to history; any other refusal is in the ledger.
 """
 
@@ -34,6 +36,8 @@ from workflows.contracts.tasks import (
     TASK_WORKFLOW,
     VERDICT_QUERY,
     ActionKind,
+    ActionWrite,
+    ActionWritten,
     ActorKind,
     Decision,
     DecisionPreview,
@@ -58,6 +62,10 @@ from workflows.steps.ledger import record_decision
 from workflows.steps.patches import Patches
 
 SIGNED_ACTIONS = "signed-actions"  # the patch that made the workflow verify signatures
+# The patch after which an action is checked with the roles the API signed and its inbox and
+# ledger entries are written by one local activity that confirms them (one workflow task, one
+# call, instead of a look-up, a ledger write and an inbox write in turn).
+ONE_WRITE = "one-write-per-action"
 # A timer applied this much after its time says so in the task's history (after an outage).
 LATE = timedelta(seconds=2)
 # A lost reminder is better than a task stuck behind an unreachable mail system.
@@ -101,7 +109,8 @@ class HumanTaskWorkflow:
         self.result: TaskResult | None = None
         self.shown_waiting_on: str | None = None
         self.handling: str | None = None  # the action being checked now (it awaits activities)
-        self.patches = Patches()
+        self.patches = Patches(ONE_WRITE)
+        self.unwritten: LedgerEntry | None = None  # a decision's entry, written with the inbox
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -272,7 +281,7 @@ class HumanTaskWorkflow:
     async def _expire(self) -> None:
         outcome = self.spec.expiry_outcome
         self.result = self._result(outcome, expired=True)
-        await self._ledger(
+        self.unwritten = self._entry(
             f"{self.task_id}:expiry", ActorKind.SYSTEM, "expiry", outcome, "the due time passed"
         )
         await self._write(f"expired; outcome {outcome}", TaskStatus.EXPIRED)
@@ -284,11 +293,11 @@ class HumanTaskWorkflow:
         self.handling = action.action_id
         try:
             self._check_open()
-            event = await self._apply(action, await self._actor(action))
+            await self._apply_and_write(action)
         except _Refused as refused:
             verdict = refused.verdict(action.action_id)
             if action.kind is ActionKind.DECIDE or refused.forged:
-                await self._ledger(
+                refusal = self._entry(
                     f"{self.task_id}:{action.action_id}",
                     ActorKind.HUMAN,
                     action.user,
@@ -297,6 +306,7 @@ class HumanTaskWorkflow:
                     applied=False,
                     reason=refused.reason,
                 )
+                await record_decision(refusal, self.task.queues)
             workflow.logger.info(
                 "task %s refused %s %s by %s: %s",
                 self.task_id,
@@ -306,12 +316,30 @@ class HumanTaskWorkflow:
                 refused.reason,
             )
         else:
-            status = TaskStatus.COMPLETED if self.result else TaskStatus.OPEN
-            await self._write(event, status)
             verdict = Verdict(action_id=action.action_id, applied=True)
         # Recorded last: the API answers once the inbox and the ledger show the change.
         self.state.verdicts[action.action_id] = verdict
         self.handling = None
+
+    async def _apply_and_write(self, action: TaskAction) -> None:
+        """Applies the action and writes what it changed. With the roles the API signed, it is
+        applied at once and written by one call that confirms them; if they do not hold (a
+        forged action, roles changed since), it is undone and decided again on the database's
+        word, as an action without them always is."""
+        if self.patches.patched(ONE_WRITE) and action.roles is not None:
+            before = self.state.model_copy(deep=True), self.result
+            claimed = UserInfo(name=action.user, exists=True, roles=action.roles)
+            with contextlib.suppress(_Refused):  # refused on the database's word below
+                event = await self._apply(action, claimed)
+                if await self._write(event, self._status(), check=action):
+                    return
+            self.state, self.result = before
+            self.unwritten = None
+        event = await self._apply(action, await self._actor(action))
+        await self._write(event, self._status())
+
+    def _status(self) -> TaskStatus:
+        return TaskStatus.COMPLETED if self.result else TaskStatus.OPEN
 
     async def _apply(self, action: TaskAction, user: UserInfo) -> str:
         if not user.exists:
@@ -431,7 +459,8 @@ class HumanTaskWorkflow:
                 level=self.state.approval_level,
             )
         )
-        await self._ledger(
+        # Written with the task's inbox entry, once the action is applied.
+        self.unwritten = self._entry(
             f"{self.task_id}:{action.action_id}",
             ActorKind.HUMAN,
             user.name,
@@ -507,17 +536,35 @@ class HumanTaskWorkflow:
             seq=seq,
         )
 
-    async def _write(self, event: str, status: TaskStatus = TaskStatus.OPEN) -> None:
+    async def _write(
+        self, event: str, status: TaskStatus = TaskStatus.OPEN, check: TaskAction | None = None
+    ) -> bool:
+        """The task's inbox entry, and the decision's ledger entry if one is unwritten; with
+        `check`, only if that action's signature and roles hold. Whether it was written."""
         self.state.inbox_seq += 1
+        record = self._record(status, event, self.state.inbox_seq)
+        entry, self.unwritten = self.unwritten, None
+        if self.patches.patched(ONE_WRITE):
+            written = await inbox_call(
+                InboxActivity.RECORD_ACTION,
+                ActionWrite(task=record, entry=entry, check=check),
+                ActionWritten,
+                queues=self.task.queues,
+                summary=f"inbox: {event}" + (" (decision in the ledger)" if entry else ""),
+            )
+            return written.written
+        if entry is not None:  # runs from before ONE_WRITE: the ledger, then the inbox
+            await record_decision(entry, self.task.queues)
         await inbox_call(
             InboxActivity.WRITE_TASK,
-            self._record(status, event, self.state.inbox_seq),
+            record,
             bool,
             queues=self.task.queues,
             summary=f"inbox: {event}",
         )
+        return True
 
-    async def _ledger(
+    def _entry(
         self,
         decision_id: str,
         kind: ActorKind,
@@ -528,8 +575,8 @@ class HumanTaskWorkflow:
         *,
         applied: bool = True,
         reason: str = "",
-    ) -> None:
-        entry = LedgerEntry(
+    ) -> LedgerEntry:
+        return LedgerEntry(
             decision_id=decision_id,
             process_id=self.task.process_id,
             step=self.spec.name,
@@ -542,7 +589,6 @@ class HumanTaskWorkflow:
             reason=reason,
             decided_at=workflow.now(),
         )
-        await record_decision(entry, self.task.queues)
 
     async def _notify_candidates(self, subject: str) -> None:
         recipients = (

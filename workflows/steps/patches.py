@@ -14,11 +14,17 @@ FROM_THE_START = "patches-from-the-start"
 
 
 class Patches:
-    """Made in a workflow's initialiser, the first code of every run."""
+    """Made in a workflow's initialiser, the first code of every run, with the changes made
+    since FROM_THE_START (`later`): a run has one of those only if its first workflow task
+    recorded its marker too."""
 
-    def __init__(self) -> None:
+    def __init__(self, *later: str) -> None:
         self._from_the_start = workflow.patched(FROM_THE_START)
+        self._later = {patch_id: workflow.patched(patch_id) for patch_id in later}
 
     def patched(self, patch_id: str) -> bool:
-        """Whether the run has the change `patch_id` (every run recorded since FROM_THE_START)."""
+        """Whether the run has the change `patch_id` (every run recorded since FROM_THE_START,
+        for a change made before it)."""
+        if patch_id in self._later:
+            return self._later[patch_id]
         return self._from_the_start or workflow.patched(patch_id)
