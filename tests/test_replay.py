@@ -19,7 +19,8 @@ from workflows.steps.human_task import HumanTaskWorkflow
 
 # Where keep_history saves today's runs (with BATON_SAVE_HISTORIES=1); runs saved by earlier
 # releases stay in subfolders (before-local-inbox/, before-insight-log/,
-# before-patches-from-the-start/, before-corrections-to-learn/), since those runs may still be open.
+# before-patches-from-the-start/, before-corrections-to-learn/, before-one-write/), since those
+# runs may still be open.
 HISTORIES = sorted(helpers.HISTORIES.rglob("*.json"))
 TODAYS = [path for path in HISTORIES if path.parent == helpers.HISTORIES]
 SCENARIOS = {
