@@ -9,7 +9,7 @@ a worker answers, BATON_API_QUERY_TIMEOUT_SECONDS).
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from api.live_states import LiveStates
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ class Temporal:
     client: Client
     timeout: float  # seconds: one call to Temporal's frontend
     query_timeout: float  # seconds: one query, which a worker answers
+    states: LiveStates = field(default_factory=LiveStates)  # processes' states, as last read
 
     @property
     def rpc_timeout(self) -> timedelta:

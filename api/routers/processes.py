@@ -235,6 +235,14 @@ async def _readable(temporal: Temporal, process_id: str, user: User) -> _Process
 
 
 async def _state(temporal: Temporal, process: _Process) -> ProcessState:
+    description = process.description
+    state = temporal.states.get(description) or await _queried(temporal, process)
+    # A run that failed, timed out or was terminated may not have said so in its own state.
+    state.status = _status_of(description.status, state.status)
+    return state
+
+
+async def _queried(temporal: Temporal, process: _Process) -> ProcessState:
     handle = process.handle
     try:
         state: ProcessState = await temporal.call(
@@ -251,8 +259,7 @@ async def _state(temporal: Temporal, process: _Process) -> ProcessState:
         if exc.status is RPCStatusCode.FAILED_PRECONDITION and "closed before" in exc.message:
             return _described(process)  # it ended before a worker ran it: nothing to ask
         raise
-    # A run that failed, timed out or was terminated may not have said so in its own state.
-    state.status = _status_of(process.description.status, state.status)
+    temporal.states.put(process.description, state)
     return state
 
 
