@@ -114,6 +114,15 @@ class Settings(BaseSettings):
         "", description="The sandbox's own database; empty means SQLite in data_dir."
     )
 
+    workflow_sandbox: bool = Field(
+        False,
+        description=(
+            "Run workflow code in the SDK's sandbox, which stops a non-deterministic call as it "
+            "happens but costs time on every payload of every workflow task (about a third of "
+            "the processes worker's CPU). Off by default: the test suite's workers and every "
+            "replay of a saved history run sandboxed, so such a call fails CI instead."
+        ),
+    )
     workflow_cache_size: int = Field(
         1000,
         ge=0,

@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workers.metrics import ActivityMetrics
@@ -33,9 +33,11 @@ def build_worker(
     content: QueueContent,
     prefix: str,
     max_cached_workflows: int = 1000,
+    sandboxed: bool = True,
 ) -> Worker:
     """A `prefix` gives a run (or a test) task queues of its own; `max_cached_workflows` bounds
-    the workflow runs kept in memory (BATON_WORKFLOW_CACHE_SIZE)."""
+    the workflow runs kept in memory (BATON_WORKFLOW_CACHE_SIZE); `sandboxed` runs workflow code
+    in the SDK's sandbox (BATON_WORKFLOW_SANDBOX)."""
     return Worker(
         client,
         task_queue=f"{prefix}{queue.value}",
@@ -45,7 +47,7 @@ def build_worker(
         max_concurrent_activities=content.max_concurrent_activities,
         max_task_queue_activities_per_second=content.max_activities_per_second,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=WORKFLOW_RUNNER if sandboxed else UnsandboxedWorkflowRunner(),
         interceptors=[ActivityMetrics()],
     )
 
@@ -60,8 +62,16 @@ async def run_workers(
     contents = {queue: content_for(queue, resources) for queue in queues}
     async with AsyncExitStack() as stack:
         for queue, content in contents.items():
-            cache = resources.settings.workflow_cache_size
-            await stack.enter_async_context(build_worker(client, queue, content, prefix, cache))
+            settings = resources.settings
+            worker = build_worker(
+                client,
+                queue,
+                content,
+                prefix,
+                settings.workflow_cache_size,
+                sandboxed=settings.workflow_sandbox,
+            )
+            await stack.enter_async_context(worker)
         log.info("polling %s", ", ".join(f"{prefix}{queue.value}" for queue in contents))
         # Activities that arrive meanwhile wait for the same one-time set-up.
         warming = [
