@@ -10,6 +10,7 @@ from temporalio.client import WorkflowHistory
 from tests.helpers import BOB, Stack, decide, until
 from tests.workspace import large_order
 from workflows.steps.calls import LOCAL_INBOX
+from workflows.steps.human_task import ONE_WRITE
 from workflows.steps.patches import FROM_THE_START
 
 
@@ -37,5 +38,7 @@ async def test_a_run_asks_its_patches_in_its_first_workflow_task_only(stack: Sta
         history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
         markers = patch_markers(history)
         assert markers.pop(FROM_THE_START) == 1, workflow_id
+        if workflow_id == task_id:  # a change made since, asked with it (Patches(ONE_WRITE))
+            assert markers.pop(ONE_WRITE) == 1, workflow_id
         # The inbox patch is asked at the first inbox call, which follows no local activity.
         assert set(markers) <= {LOCAL_INBOX}, f"{workflow_id}: {markers}"
