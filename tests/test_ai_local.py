@@ -185,6 +185,28 @@ def test_compound_quantities_in_words(written: str, value: float) -> None:
     assert [n.value for n in find_numbers(f"send {written} pumps", words=True)] == [value]
 
 
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("zwanzig", 20),
+        ("dreihundert", 300),
+        ("zwei Dutzend", 24),
+        ("drie honderd", 300),
+        ("trois cents", 300),
+        ("dix-huit", 18),
+        ("una docena de", 12),
+        ("trescientos veinte", 320),
+    ],
+)
+def test_quantities_in_words_of_other_languages(written: str, value: float) -> None:
+    assert [n.value for n in find_numbers(f"send {written} pumps", words=True)] == [value]
+
+
+def test_words_english_uses_otherwise_are_no_numbers() -> None:
+    text = "once approved, pay 50 cents a piece by Sept; the elf-sized box"
+    assert [n.value for n in find_numbers(text, words=True)] == [50]
+
+
 def test_and_joins_words_only_after_hundred_or_thousand() -> None:
     assert [n.value for n in find_numbers("one and two", words=True)] == [1, 2]
 
@@ -197,6 +219,10 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
         ("Hi, please send two hundred ball valves to our plant.", {("VAL-310", 200)}),
         ("Order #5521 - 40 pcs VAL-310 at 31 EUR each", {("VAL-310", 40)}),
         ("deliver at 10:30 please, 5 x WID-300", {("WID-300", 5)}),
+        (
+            "Merci d'envoyer 40 VAL-310. Livraison : 18 rue des Forges, 69007 Lyon.",
+            {("VAL-310", 40)},
+        ),
         ("three hundred and fifty ethernet cables please", {("CBL-620", 350)}),
     ],
 )

@@ -53,6 +53,78 @@ _WORDS = re.compile(
 )
 
 
+# Number words of the other languages orders arrive in (German, Dutch, French, Spanish): units
+# and tens, hundreds ("dreihundert", "drie honderd", "trois cents", "trescientos") and dozens
+# ("una docena", "zwei Dutzend"). Left out: words English uses otherwise ("once", "sept",
+# "mil", a lone "cent"), and the articles ("ein", "une", "een") except before a dozen.
+_FOREIGN_VALUES = {
+    **dict.fromkeys(["zwei", "twee", "deux", "dos"], 2),
+    **dict.fromkeys(["drei", "drie", "trois", "tres"], 3),
+    **dict.fromkeys(["vier", "quatre", "cuatro"], 4),
+    **dict.fromkeys(["fünf", "vijf", "cinq", "cinco"], 5),
+    **dict.fromkeys(["sechs", "zes", "seis"], 6),
+    **dict.fromkeys(["sieben", "zeven", "siete"], 7),
+    **dict.fromkeys(["acht", "huit", "ocho"], 8),
+    **dict.fromkeys(["neun", "negen", "neuf", "nueve"], 9),
+    **dict.fromkeys(["zehn", "tien", "dix", "diez"], 10),
+    **dict.fromkeys(["elf", "onze"], 11),
+    **dict.fromkeys(["zwölf", "twaalf", "douze", "doce"], 12),
+    **dict.fromkeys(["dreizehn", "dertien", "treize", "trece"], 13),
+    **dict.fromkeys(["vierzehn", "veertien", "quatorze", "catorce"], 14),
+    **dict.fromkeys(["fünfzehn", "vijftien", "quinze", "quince"], 15),
+    **dict.fromkeys(["sechzehn", "zestien", "seize", "dieciséis"], 16),
+    **dict.fromkeys(["siebzehn", "zeventien", "dix-sept", "diecisiete"], 17),
+    **dict.fromkeys(["achtzehn", "achttien", "dix-huit", "dieciocho"], 18),
+    **dict.fromkeys(["neunzehn", "negentien", "dix-neuf", "diecinueve"], 19),
+    **dict.fromkeys(["zwanzig", "twintig", "vingt", "veinte"], 20),
+    **dict.fromkeys(["dreißig", "dertig", "trente", "treinta"], 30),
+    **dict.fromkeys(["vierzig", "veertig", "quarante", "cuarenta"], 40),
+    **dict.fromkeys(["fünfzig", "vijftig", "cinquante", "cincuenta"], 50),
+    **dict.fromkeys(["sechzig", "zestig", "soixante", "sesenta"], 60),
+    **dict.fromkeys(["siebzig", "zeventig", "setenta"], 70),
+    **dict.fromkeys(["achtzig", "tachtig", "ochenta"], 80),
+    **dict.fromkeys(["neunzig", "negentig", "noventa"], 90),
+}
+_FOREIGN_HUNDREDS = {
+    **dict.fromkeys(["hundert", "honderd", "cien", "ciento", "cent", "cents"], 100),
+    "doscientos": 200,
+    "trescientos": 300,
+    "cuatrocientos": 400,
+    "quinientos": 500,
+}
+_ALONE_IS_NOT_A_HUNDRED = {"cent", "cents"}  # "50 cents"
+_FOREIGN_DOZENS = r"dutzend|dozijn|douzaines?|docenas?"
+
+
+def _alternatives(words: dict[str, int]) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+_FOREIGN_WORD = _alternatives(_FOREIGN_VALUES)
+_FOREIGN = re.compile(
+    rf"(?<![\w-])(?:(?:(?P<times>{_FOREIGN_WORD})[ -]?)?"
+    rf"(?P<hundreds>{_alternatives(_FOREIGN_HUNDREDS)})(?:[ -](?P<plus>{_FOREIGN_WORD}))?"
+    rf"|(?:(?P<dozens>{_FOREIGN_WORD}|eine?|een|une?|una?) )?(?:{_FOREIGN_DOZENS})"
+    rf"|(?P<word>{_FOREIGN_WORD}))(?![\w-])",
+    re.I,
+)
+
+
+def _foreign_value(match: re.Match[str]) -> float | None:
+    def value(word: str | None, default: int) -> int:
+        return _FOREIGN_VALUES.get(word.lower(), 1) if word else default
+
+    if match["hundreds"]:
+        hundreds = match["hundreds"].lower()
+        if hundreds in _ALONE_IS_NOT_A_HUNDRED and not match["times"]:
+            return None
+        base = _FOREIGN_HUNDREDS[hundreds] * value(match["times"], 1)
+        return float(base + value(match["plus"], 0))
+    if match["word"]:
+        return float(value(match["word"], 0))
+    return float(12 * value(match["dozens"], 1))
+
+
 @dataclass(frozen=True)
 class NumberMention:
     start: int
@@ -93,6 +165,11 @@ def find_numbers(text: str, words: bool = False) -> list[NumberMention]:
     if words:
         for match in _WORDS.finditer(text):
             found.append(NumberMention(match.start(), match.end(), _word_value(match), 0, True))
+        for match in _FOREIGN.finditer(text):
+            value = _foreign_value(match)
+            taken = any(n.start < match.end() and match.start() < n.end for n in found)
+            if value is not None and not taken:
+                found.append(NumberMention(match.start(), match.end(), value, 0, True))
     return sorted(found, key=lambda mention: mention.start)
 
 

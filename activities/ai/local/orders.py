@@ -46,7 +46,10 @@ _NOT_AFTER = re.compile(
     r"|:\d|/\d"
     # a house number or a postcode: "12 Mill Road", "14 Kingsway", "90210 Springfield"
     r"|-\d|\s+(?:[A-Z][a-z]+\s+){0,2}(?:Road|Rd|Street|St|Way|Lane|Ln|Ave|Avenue|Parkway"
-    r"|Estate|Drive|Dr|Boulevard|Blvd|Place|Square|Court|Kingsway|Stra(?:ss|\u00df)e|Weg|Platz)\b)",
+    r"|Estate|Drive|Dr|Boulevard|Blvd|Place|Square|Court|Kingsway|Stra(?:ss|\u00df)e|Weg|Platz)\b"
+    # a house number before the street, as French and Spanish write it: "18 rue des Forges"
+    r"|(?i:\s+(?:rue|avenue|av\.|bd|boulevard|chemin|all\u00e9e|impasse|quai|calle|avenida|plaza"
+    r"|paseo)\b))",
 )
 
 
@@ -112,6 +115,7 @@ WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HM
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
 _TOWN = re.compile(r"\s+[A-Z][a-z]+")
+_POSTCODE_AND_TOWN = re.compile(r"\d{4,5}\s+[A-Z][a-z\u00e0-\u00ff-]+\.?")
 _CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
 # "to start 2026", "in 2027": a year, not 2026 pieces.
 _YEAR_CONTEXT = re.compile(
@@ -124,12 +128,13 @@ def _a_year(text: str, number: NumberMention) -> bool:
 
 
 def _a_postcode(text: str, number: NumberMention) -> bool:
-    """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield"."""
-    return (
-        number.end - number.start == 5
-        and re.search(r",\s*$", text[: number.start]) is not None
-        and _TOWN.match(text[number.end :]) is not None
-    )
+    """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield", or
+    a clause that is only a postcode and a town: "69007 Lyon." (an address split at a comma)."""
+    if number.end - number.start not in (4, 5) or _TOWN.match(text[number.end :]) is None:
+        return False
+    after_comma = re.search(r",\s*$", text[: number.start]) is not None
+    alone = _POSTCODE_AND_TOWN.fullmatch(text.strip()) is not None
+    return (after_comma and number.end - number.start == 5) or alone
 
 
 def _candidates(text: str, today: date) -> list[NumberMention]:
