@@ -255,6 +255,22 @@ def test_vendor_resolution_tolerates_typos_and_suffixes() -> None:
     assert match.key == "V-201"
 
 
+@pytest.mark.parametrize(
+    ("text", "unresolved"),
+    [
+        # The product named again with its own figures only: nothing for a person.
+        ("please send 10 ethernet cables, cat6 5m", []),
+        # Named again with another figure: which is meant is a person's call.
+        ("please send 10 ethernet cables, cat6 5m x 4", ["cat6 5m x 4"]),
+    ],
+)
+def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
+    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    result = shared_models().orders.get().extract(request)
+    assert {(line.sku, line.quantity) for line in result.lines} == {("CBL-620", 10)}
+    assert result.unresolved == unresolved
+
+
 async def test_a_message_without_order_lines() -> None:
     result = await LocalProvider().extract_order(
         ExtractOrderRequest(

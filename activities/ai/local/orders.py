@@ -282,20 +282,28 @@ class OrderExtractor:
         read = list(zip(segments, matches, item_odds, figures, strict=True))
         lines: list[ExtractedOrderLine] = []
         unresolved: list[str] = []
+        unread: list[tuple[str, Match | None, list[NumberMention]]] = []  # item-like, no line
         for segment, match, odds, numbers in read:
             if odds[ITEM] < 0.5:
                 continue
             line = self._line(segment.text, match, odds[ITEM], numbers)
             first = next((seen for seen in lines if line and seen.sku == line.sku), None)
             if line is None:
-                unresolved.append(segment.text.strip())
+                unread.append((segment.text.strip(), match, numbers))
             elif first is None:
                 lines.append(line)
             elif first.quantity != line.quantity:  # "make that 12": which one is meant?
                 unresolved.append(segment.text.strip())
+        taken = {line.sku for line in lines}
+        # A clause that names a product a line took, with no figure but the product's own
+        # ("oh and 10 ethernet cables, cat6 5m"), says nothing new; any other is a person's.
+        unresolved += [
+            text
+            for text, match, numbers in unread
+            if numbers or match is None or match.score < MIN_MATCH_SCORE or match.key not in taken
+        ]
         # A product code written in the message that no line took: a line missed, or a
         # mention a person should judge; either way no one-sided answer goes through.
-        taken = {line.sku for line in lines}
         unresolved += [
             sku
             for segment, _, odds, numbers in read
