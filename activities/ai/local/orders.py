@@ -37,7 +37,8 @@ MAX_QUANTITY = 100_000  # more is a phone, account or reference number, not a qu
 _NOT_BEFORE = re.compile(
     r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?)\s*[#:.]?"
     r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
-    r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw))"
+    r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw"
+    r"|pos\.?|position|item|art\.?|artikel))"
     r"\s*|\d[:/-])$",
     re.I,
 )
