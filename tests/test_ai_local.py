@@ -223,10 +223,11 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
             "Merci d'envoyer 40 VAL-310. Livraison : 18 rue des Forges, 69007 Lyon.",
             {("VAL-310", 40)},
         ),
-        # A position number is no quantity; "en" (Dutch "and") and " / " separate items.
+        # A position number is no quantity; "en" (Dutch "and") separates items, a slash does
+        # not: it joins a product to its quantity (and "1." is the list's, not the quantity).
         ("Pos. 1: 4 x PMP-410 Centrifugal Pump", {("PMP-410", 4)}),
         ("Graag 8 stuks PMP-420 en 16 stuks FLT-920.", {("PMP-420", 8), ("FLT-920", 16)}),
-        ("Order: WID-300 - 12 / WID-100 - 120", {("WID-300", 12), ("WID-100", 120)}),
+        ("1. humidity sensor / quantity 80", {("SEN-230", 80)}),
         ("three hundred and fifty ethernet cables please", {("CBL-620", 350)}),
     ],
 )

@@ -24,12 +24,12 @@ def _csv_row(text: str) -> bool:
 # "and" inside a number in words ("three hundred and fifty") is no break either.
 # A sentence ends at a full stop before a capital ("... PMP-410. Delivery to 12 Mill Road").
 # "and" is also "und", "sowie", "en", "et", "ainsi que", "y" in the messages of German, Dutch,
-# French and Spanish customers; a slash between spaces lists items too ("WID-300 - 12 / ...").
+# French and Spanish customers. (A slash is no break: "pumps / quantity 4" is one line.)
 _CLAUSE_BREAK = re.compile(
     r";\s*|,(?!\d)\s*|\.\s+(?=(?-i:[A-Z]))|\s+\+\s+"
     # "valves,3 sensors": a comma before a count of something (not 1,200 or 19,95 EUR)
     r"|,(?!\d{3}(?!\d))(?=\d+\s*(?!(?:eur|usd|gbp|chf)\b)[a-z]{2})"
-    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y|/)\s+",
+    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y)\s+",
     re.I,
 )
 
