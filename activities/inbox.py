@@ -70,7 +70,8 @@ class InboxActivities:
         """An applied action's inbox and ledger entries in one transaction; with a check, only
         if the action is Baton's and its user has the roles it claims (else the user as they
         are, for the workflow to decide again)."""
-        if (check := write.check) is not None:
+        # A retry after this write committed finds it done, whatever changed since.
+        if (check := write.check) is not None and not self._written(write.task):
             user = self._user(
                 UserRequest(name=check.user, task_id=write.task.task_id, action=check)
             )
@@ -85,6 +86,12 @@ class InboxActivities:
                 alongside=lambda session: inbox.write_task(session, write.task),
             )
         return ActionWritten(written=True)
+
+    def _written(self, record: TaskRecord) -> bool:
+        """Whether the inbox holds this write (its ledger entry commits with it) or a later one."""
+        with session_scope(self.engine) as session:
+            task = session.get(inbox.HumanTask, record.task_id)
+            return task is not None and task.seq >= record.seq
 
     def _in_session(self, write: Callable[[Session, T], bool], value: T) -> bool:
         with session_scope(self.engine) as session:

@@ -32,7 +32,11 @@ class Signer:
 
 
 def _mac(key: bytes, task_id: str, action: TaskAction) -> str:
-    content = {"task_id": task_id, **action.model_dump(mode="json", exclude={"signature"})}
+    # An action without roles is signed as before they were signed, so actions signed by an
+    # earlier release still verify (upgrade the workers before the API: an earlier worker
+    # does not know the roles the API now signs).
+    left_out = {"signature"} | ({"roles"} if action.roles is None else set())
+    content = {"task_id": task_id, **action.model_dump(mode="json", exclude=left_out)}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 

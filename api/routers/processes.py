@@ -282,7 +282,8 @@ def _described(process: _Process) -> ProcessState:
 async def get_process(
     process_id: PathId, temporal: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> ProcessOut:
-    """Live state, read from the workflow itself (a query), never from a copy."""
+    """Live state, read from the workflow itself (a query; asked again once its history has
+    grown, as nothing else changes it)."""
     return _out(await process_state(temporal, process_id, user), settings)
 
 

@@ -329,14 +329,25 @@ class HumanTaskWorkflow:
         if self.patches.patched(ONE_WRITE) and action.roles is not None:
             before = self.state.model_copy(deep=True), self.result
             claimed = UserInfo(name=action.user, exists=True, roles=action.roles)
-            with contextlib.suppress(_Refused):  # refused on the database's word below
+            try:
                 event = await self._apply(action, claimed)
                 if await self._write(event, self._status(), check=action):
                     return
-            self.state, self.result = before
-            self.unwritten = None
+            except _Refused:
+                pass  # refused on the database's word below
+            except BaseException:  # cancelled meanwhile: nothing unconfirmed stays
+                self._undo(before)
+                raise
+            self._undo(before)
         event = await self._apply(action, await self._actor(action))
         await self._write(event, self._status())
+
+    def _undo(self, before: tuple[TaskState, TaskResult | None]) -> None:
+        """Back to `before`, an action's unconfirmed changes undone; the inbox's sequence stays
+        where it got, so the next write supersedes any this action's made."""
+        seq = self.state.inbox_seq
+        self.state, self.result = before
+        self.state.inbox_seq, self.unwritten = seq, None
 
     def _status(self) -> TaskStatus:
         return TaskStatus.COMPLETED if self.result else TaskStatus.OPEN
