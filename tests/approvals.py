@@ -2,6 +2,7 @@
 its spec, its start, its ledger rows and its notifications."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import WorkflowHandle
@@ -10,8 +11,9 @@ from core.db import make_engine, session_scope
 from core.ledger import LedgerRow, for_process
 from tests.flows import ApprovalInput, ApprovalProcess
 from tests.helpers import ERIN, Stack, wait_for_task
+from workflows.contracts.orders import ORDER_FULFILLMENT
 from workflows.contracts.roles import Role
-from workflows.contracts.tasks import TaskResult, TaskSpec, task_id_for
+from workflows.contracts.tasks import TaskForm, TaskRecord, TaskResult, TaskSpec, task_id_for
 
 
 def approval(**overrides: Any) -> TaskSpec:
@@ -38,6 +40,25 @@ async def start(
     task_id = task_id_for(process_id, spec.name)
     await wait_for_task(stack, task_id, ERIN)
     return handle, task_id
+
+
+def approval_record(task_id: str, **changes: Any) -> TaskRecord:
+    """An order's approval task as its workflow writes it to the inbox, first write."""
+    record = TaskRecord(
+        task_id=task_id,
+        process_id=task_id.split(":task:")[0],
+        process_type=ORDER_FULFILLMENT.name,
+        name="approval",
+        kind="approval",
+        title="Approve",
+        form=TaskForm(),
+        candidate_roles=[Role.SALES_MANAGER],
+        assignee=None,
+        requester="alice",
+        created_at=datetime.now(UTC),
+        seq=1,
+    )
+    return record.model_copy(update=changes)
 
 
 def ledger(stack: Stack, process_id: str) -> list[LedgerRow]:

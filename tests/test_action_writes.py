@@ -5,7 +5,6 @@ and the signature of an action without roles is the one earlier releases made.""
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -17,6 +16,7 @@ from core.keys import Keyring
 from core.ledger import LedgerRow
 from core.signing import Signer
 from core.users import User, add_user
+from tests.approvals import approval_record
 from workflows.contracts.roles import Role
 from workflows.contracts.tasks import (
     ActionKind,
@@ -24,8 +24,6 @@ from workflows.contracts.tasks import (
     ActorKind,
     LedgerEntry,
     TaskAction,
-    TaskForm,
-    TaskRecord,
 )
 
 KEY = b"k" * 32
@@ -41,22 +39,7 @@ def decided(user: str, roles: list[Role] | None) -> TaskAction:
 
 
 def write(action: TaskAction, seq: int = 2) -> ActionWrite:
-    now = datetime.now(UTC)
-    record = TaskRecord(
-        task_id=TASK,
-        process_id="order-fulfillment:SO-1",
-        process_type="order-fulfillment",
-        name="approval",
-        kind="approval",
-        title="Approve",
-        form=TaskForm(),
-        candidate_roles=[Role.SALES_MANAGER],
-        assignee=None,
-        requester="alice",
-        created_at=now,
-        seq=seq,
-        event=f"approve by {action.user}",
-    )
+    record = approval_record(TASK, seq=seq, event=f"approve by {action.user}")
     entry = LedgerEntry(
         decision_id=f"{TASK}:{action.action_id}",
         process_id=record.process_id,
@@ -64,7 +47,7 @@ def write(action: TaskAction, seq: int = 2) -> ActionWrite:
         actor_kind=ActorKind.HUMAN,
         actor=action.user,
         outcome="approve",
-        decided_at=now,
+        decided_at=record.created_at,
     )
     return ActionWrite(task=record, entry=entry, check=action)
 

@@ -12,7 +12,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from api.app import create_app
 from core.db import make_engine, session_scope
 from core.inbox import write_task
 from core.settings import Settings
+from tests.approvals import approval_record
 from tests.helpers import (
     ALICE,
     BOB,
@@ -40,8 +41,7 @@ from tests.helpers import (
 )
 from workflows.contracts import search_attributes as search
 from workflows.contracts.orders import ORDER_FULFILLMENT
-from workflows.contracts.roles import Role
-from workflows.contracts.tasks import TASK_WORKFLOW, TaskForm, TaskRecord
+from workflows.contracts.tasks import TASK_WORKFLOW
 
 ORDER = ORDER_FULFILLMENT.name
 SMALL = {"customer_id": "C-1001", "lines": [{"sku": "WID-100", "quantity": 2}]}
@@ -213,21 +213,7 @@ def silent_port() -> Iterator[int]:
 
 
 def a_task_in_the_inbox(settings: Settings, task_id: str) -> None:
-    now = datetime.now(UTC)
-    record = TaskRecord(
-        task_id=task_id,
-        process_id=task_id.split(":task:")[0],
-        process_type=ORDER,
-        name="approval",
-        kind="approval",
-        title="Approve",
-        form=TaskForm(),
-        candidate_roles=[Role.SALES_MANAGER],
-        assignee=None,
-        requester="alice",
-        created_at=now,
-        seq=1,
-    )
+    record = approval_record(task_id)
     engine = make_engine(settings.resolved_database_url)
     with session_scope(engine) as session:
         write_task(session, record)
