@@ -278,6 +278,7 @@ class TaskCall:
     ) -> None:  # FastAPI runs it in a thread: the short lookup blocks no one
         self.task = visible_task(engine, task_id, user, Action.ACT_ON_TASK)
         self.engine, self.temporal, self.user = engine, temporal, user
+        self.roles = [Role(role) for role in user.roles]  # as the workflow checks them
         self.signer, self.metrics = signer, metrics
         self.idempotency_key = idempotency_key
 
@@ -295,7 +296,7 @@ class TaskCall:
                     action_id=action_id,
                     kind=kind,
                     user=self.user.name,
-                    roles=[Role(role) for role in self.user.roles],
+                    roles=self.roles,
                     **fields,
                 ),
             )
@@ -329,7 +330,7 @@ class TaskCall:
         handle = temporal.client.get_workflow_handle(task.task_id)
         query = handle.query(
             PREVIEW_QUERY,
-            DecisionPreview(action=action, roles=[Role(role) for role in self.user.roles]),
+            DecisionPreview(action=action, roles=self.roles),
             result_type=Verdict,
             rpc_timeout=temporal.query_rpc_timeout,
         )

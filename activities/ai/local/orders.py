@@ -131,11 +131,10 @@ def _a_year(text: str, number: NumberMention) -> bool:
 def _a_postcode(text: str, number: NumberMention) -> bool:
     """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield", or
     a clause that is only a postcode and a town: "69007 Lyon." (an address split at a comma)."""
-    if number.end - number.start not in (4, 5) or _TOWN.match(text[number.end :]) is None:
+    if _TOWN.match(text[number.end :]) is None:
         return False
-    after_comma = re.search(r",\s*$", text[: number.start]) is not None
-    alone = _POSTCODE_AND_TOWN.fullmatch(text.strip()) is not None
-    return (after_comma and number.end - number.start == 5) or alone
+    after_comma = number.end - number.start == 5 and re.search(r",\s*$", text[: number.start])
+    return bool(after_comma) or _POSTCODE_AND_TOWN.fullmatch(text.strip()) is not None
 
 
 def _candidates(text: str, today: date) -> list[NumberMention]:
