@@ -58,7 +58,8 @@ def report(
     calibration split (the held-out synthetic examples and the hand-written calibration set,
     `calibration/` under the evaluation set), the share of work it sends to people, and the
     hand-written evaluation set's right / routed / silently wrong at that threshold and at the
-    policy's."""
+    policy's, and those of the set written blind (`holdout/`: by someone who never saw the
+    rules or the other sets)."""
     settings = command_settings()
     goal = settings.ai_silent_error_target if target is None else target
     models = shared_models(learned_dir=learned_dir(settings))
@@ -71,6 +72,7 @@ def report(
     synthetic = calibration_readings(models)
     real = _hand_written_readings(models, eval_set / "calibration")
     held_out = _hand_written_readings(models, eval_set)
+    blind = _hand_written_readings(models, eval_set / "holdout")
     typer.echo(f"models {models.version}; silently-wrong target {goal:.1%}")
     for model, generated in synthetic.items():
         # The target must hold on real phrasing as well as on the generator's: the higher of
@@ -88,6 +90,8 @@ def report(
         typer.echo(f"  at the policy's {policy[model]:.2f}: {tally(readings, policy[model])}")
         for at in (threshold, policy[model]) if model in held_out else ():
             typer.echo(f"  hand-written evaluation set at {at:.2f}: {tally(held_out[model], at)}")
+        for at in (threshold, policy[model]) if model in blind else ():
+            typer.echo(f"  set written blind at {at:.2f}: {tally(blind[model], at)}")
 
 
 def _hand_written_readings(models: LocalModels, directory: Path) -> dict[str, list[Reading]]:
@@ -95,10 +99,11 @@ def _hand_written_readings(models: LocalModels, directory: Path) -> dict[str, li
     if not (directory / "orders.jsonl").exists():
         return {}
     orders, invoices = hand_written(directory)
-    return {
+    readings = {
         "order-extractor": read_orders(models, orders),
         "invoice-extractor": read_invoices(models, invoices),
     }
+    return {model: read for model, read in readings.items() if read}
 
 
 @dataclass(frozen=True)

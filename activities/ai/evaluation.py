@@ -223,9 +223,12 @@ def calibration_readings(models: LocalModels) -> dict[str, list[Reading]]:
 
 
 def hand_written(directory: Path) -> tuple[list[HandWrittenOrder], list[HandWrittenInvoice]]:
-    """The hand-written evaluation set in `directory` (orders.jsonl, invoices.jsonl)."""
+    """The hand-written evaluation set in `directory` (orders.jsonl, invoices.jsonl; a set
+    may have only one of the two)."""
 
     def rows(name: str) -> list[str]:
+        if not (directory / name).exists():
+            return []
         return [row for row in (directory / name).read_text().splitlines() if row.strip()]
 
     orders = [HandWrittenOrder.model_validate_json(row) for row in rows("orders.jsonl")]

@@ -129,6 +129,24 @@ class NameMatcher:
                 scores[key] = max(scores.get(key, 0.0), score)
         return sorted(((score, key) for key, score in scores.items()), reverse=True)
 
+    def another(self, text: str, match: Match) -> Match | None:
+        """The entry besides `match` that `text` names best once `match`'s code and the words
+        of its name are taken out ("6 pompe (PMP-420) e dieci filtri olio idraulico" names a
+        filter too): a second product in what was read as one line."""
+        if match.code_span is not None:
+            text = text[: match.code_span[0]] + " " + text[match.code_span[1] :]
+        own = words(match.name)
+        rest = " ".join(
+            written
+            for written in (stem(token) for token in _TOKEN.findall(text))
+            if not any(word_similarity(word, written) for word in own)
+        )
+        others = [(score, key) for score, key in self.name_scores(rest) if key != match.key]
+        if not others:
+            return None
+        (score, key), runner_up = others[0], others[1][0] if len(others) > 1 else 0.0
+        return Match(key, self._names[key], score, score - runner_up)
+
     def best(self, text: str) -> Match | None:
         """The entry `text` names, by code first, else by name; None for an empty list."""
         by_code = self.find_code(text)

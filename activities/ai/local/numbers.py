@@ -53,37 +53,38 @@ _WORDS = re.compile(
 )
 
 
-# Number words of the other languages orders arrive in (German, Dutch, French, Spanish): units
-# and tens, hundreds ("dreihundert", "drie honderd", "trois cents", "trescientos") and dozens
-# ("una docena", "zwei Dutzend"). Left out: words English uses otherwise ("once", "sept",
-# "mil", a lone "cent"), and the articles ("ein", "une", "een") except before a dozen.
+# Number words of the other languages orders arrive in (German, Dutch, French, Spanish,
+# Italian): units and tens, hundreds ("dreihundert", "drie honderd", "trois cents",
+# "trescientos", "duecento") and dozens ("una docena", "zwei Dutzend", "una dozzina"). Left out:
+# words English or German use otherwise ("once", "sept", "mil", a lone "cent", "otto"), and the
+# articles ("ein", "une", "een", "uno") except before a dozen.
 _FOREIGN_VALUES = {
-    **dict.fromkeys(["zwei", "twee", "deux", "dos"], 2),
-    **dict.fromkeys(["drei", "drie", "trois", "tres"], 3),
-    **dict.fromkeys(["vier", "quatre", "cuatro"], 4),
-    **dict.fromkeys(["fünf", "vijf", "cinq", "cinco"], 5),
-    **dict.fromkeys(["sechs", "zes", "seis"], 6),
-    **dict.fromkeys(["sieben", "zeven", "siete"], 7),
+    **dict.fromkeys(["zwei", "twee", "deux", "dos", "due"], 2),
+    **dict.fromkeys(["drei", "drie", "trois", "tres", "tre"], 3),
+    **dict.fromkeys(["vier", "quatre", "cuatro", "quattro"], 4),
+    **dict.fromkeys(["fünf", "vijf", "cinq", "cinco", "cinque"], 5),
+    **dict.fromkeys(["sechs", "zes", "seis", "sei"], 6),
+    **dict.fromkeys(["sieben", "zeven", "siete", "sette"], 7),
     **dict.fromkeys(["acht", "huit", "ocho"], 8),
-    **dict.fromkeys(["neun", "negen", "neuf", "nueve"], 9),
-    **dict.fromkeys(["zehn", "tien", "dix", "diez"], 10),
-    **dict.fromkeys(["elf", "onze"], 11),
-    **dict.fromkeys(["zwölf", "twaalf", "douze", "doce"], 12),
-    **dict.fromkeys(["dreizehn", "dertien", "treize", "trece"], 13),
-    **dict.fromkeys(["vierzehn", "veertien", "quatorze", "catorce"], 14),
-    **dict.fromkeys(["fünfzehn", "vijftien", "quinze", "quince"], 15),
-    **dict.fromkeys(["sechzehn", "zestien", "seize", "dieciséis"], 16),
-    **dict.fromkeys(["siebzehn", "zeventien", "dix-sept", "diecisiete"], 17),
-    **dict.fromkeys(["achtzehn", "achttien", "dix-huit", "dieciocho"], 18),
-    **dict.fromkeys(["neunzehn", "negentien", "dix-neuf", "diecinueve"], 19),
-    **dict.fromkeys(["zwanzig", "twintig", "vingt", "veinte"], 20),
-    **dict.fromkeys(["dreißig", "dertig", "trente", "treinta"], 30),
-    **dict.fromkeys(["vierzig", "veertig", "quarante", "cuarenta"], 40),
-    **dict.fromkeys(["fünfzig", "vijftig", "cinquante", "cincuenta"], 50),
-    **dict.fromkeys(["sechzig", "zestig", "soixante", "sesenta"], 60),
-    **dict.fromkeys(["siebzig", "zeventig", "setenta"], 70),
-    **dict.fromkeys(["achtzig", "tachtig", "ochenta"], 80),
-    **dict.fromkeys(["neunzig", "negentig", "noventa"], 90),
+    **dict.fromkeys(["neun", "negen", "neuf", "nueve", "nove"], 9),
+    **dict.fromkeys(["zehn", "tien", "dix", "diez", "dieci"], 10),
+    **dict.fromkeys(["elf", "onze", "undici"], 11),
+    **dict.fromkeys(["zwölf", "twaalf", "douze", "doce", "dodici"], 12),
+    **dict.fromkeys(["dreizehn", "dertien", "treize", "trece", "tredici"], 13),
+    **dict.fromkeys(["vierzehn", "veertien", "quatorze", "catorce", "quattordici"], 14),
+    **dict.fromkeys(["fünfzehn", "vijftien", "quinze", "quince", "quindici"], 15),
+    **dict.fromkeys(["sechzehn", "zestien", "seize", "dieciséis", "sedici"], 16),
+    **dict.fromkeys(["siebzehn", "zeventien", "dix-sept", "diecisiete", "diciassette"], 17),
+    **dict.fromkeys(["achtzehn", "achttien", "dix-huit", "dieciocho", "diciotto"], 18),
+    **dict.fromkeys(["neunzehn", "negentien", "dix-neuf", "diecinueve", "diciannove"], 19),
+    **dict.fromkeys(["zwanzig", "twintig", "vingt", "veinte", "venti"], 20),
+    **dict.fromkeys(["dreißig", "dertig", "trente", "treinta", "trenta"], 30),
+    **dict.fromkeys(["vierzig", "veertig", "quarante", "cuarenta", "quaranta"], 40),
+    **dict.fromkeys(["fünfzig", "vijftig", "cinquante", "cincuenta", "cinquanta"], 50),
+    **dict.fromkeys(["sechzig", "zestig", "soixante", "sesenta", "sessanta"], 60),
+    **dict.fromkeys(["siebzig", "zeventig", "setenta", "settanta"], 70),
+    **dict.fromkeys(["achtzig", "tachtig", "ochenta", "ottanta"], 80),
+    **dict.fromkeys(["neunzig", "negentig", "noventa", "novanta"], 90),
 }
 _FOREIGN_HUNDREDS = {
     **dict.fromkeys(["hundert", "honderd", "cien", "ciento", "cent", "cents"], 100),
@@ -91,9 +92,14 @@ _FOREIGN_HUNDREDS = {
     "trescientos": 300,
     "cuatrocientos": 400,
     "quinientos": 500,
+    "cento": 100,
+    "duecento": 200,
+    "trecento": 300,
+    "quattrocento": 400,
+    "cinquecento": 500,
 }
 _ALONE_IS_NOT_A_HUNDRED = {"cent", "cents"}  # "50 cents"
-_FOREIGN_DOZENS = r"dutzend|dozijn|douzaines?|docenas?"
+_FOREIGN_DOZENS = r"dutzend|dozijn|douzaines?|docenas?|dozzin[ae]"
 
 
 def _alternatives(words: dict[str, int]) -> str:

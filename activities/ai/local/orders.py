@@ -17,6 +17,7 @@ from activities.ai.local.fuzzy import Match, NameMatcher, codes_written, normali
 from activities.ai.local.numbers import NumberMention, find_numbers
 from activities.ai.local.segments import Segment, clauses
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
+from activities.ai.local.tables import Table, layouts
 from activities.ai.local.text_classifier import SHORT_TEXT_NGRAMS, TextClassifier
 from workflows.contracts.ai import (
     CatalogueItem,
@@ -113,6 +114,8 @@ _COUNTED = re.compile(
 )
 UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's call
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
+SECOND_PRODUCT = 0.5  # a line's clause naming another product this well is a person's
+TABLE_ROW = 0.95  # how sure a row under a quantity column is an order line, given its product
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
 _TOWN = re.compile(r"\s+[A-Z][a-z]+")
@@ -126,6 +129,12 @@ _YEAR_CONTEXT = re.compile(
 
 def _a_year(text: str, number: NumberMention) -> bool:
     return 1990 <= number.value <= 2100 and bool(_YEAR_CONTEXT.search(text[: number.start]))
+
+
+def _an_ordinal(text: str, number: NumberMention) -> bool:
+    """A list's numbering where a line opens: "1) Standard Widget - 50", "2. MOT-520 x8"."""
+    opens = re.fullmatch(r"\s*[(#]?", text[: number.start]) is not None
+    return opens and re.match(r"[.)](?:\s|$)", text[number.end :]) is not None
 
 
 def _a_postcode(text: str, number: NumberMention) -> bool:
@@ -154,6 +163,7 @@ def _candidates(text: str, today: date) -> list[NumberMention]:
         and not _NOT_AFTER.search(text[number.end :])
         and not any(start <= number.start < end for start, end in dates)
         and not _a_year(text, number)
+        and not _an_ordinal(text, number)
         and not _a_postcode(text, number)
     ]
 
@@ -204,6 +214,36 @@ def _quantity_features(text: str, number: NumberMention, match: Match) -> Featur
         }
     )
     return features
+
+
+def _table_lines(
+    found: Sequence[Table], matcher: NameMatcher
+) -> tuple[list[ExtractedOrderLine], list[str]]:
+    """The order lines of pasted tables, read by column; a row whose product or quantity
+    cannot be read, or that names a product twice with two quantities, is a person's."""
+    lines: list[ExtractedOrderLine] = []
+    unresolved: list[str] = []
+    for row in (row for table in found for row in table.rows):
+        match = matcher.best(row.product)
+        text = row.segment.text.strip()
+        if row.quantity is None or match is None or match.score < MIN_MATCH_SCORE:
+            unresolved.append(text)
+        elif row.quantity == 0:
+            continue  # "Order qty 0" on a stock sheet: not ordered
+        elif any(line.sku == match.key for line in lines):
+            unresolved.append(text)
+        elif row.quantity <= MAX_QUANTITY:
+            lines.append(
+                ExtractedOrderLine(
+                    sku=match.key,
+                    quantity=row.quantity,
+                    source_text=text,
+                    confidence=TABLE_ROW * match.quality,
+                )
+            )
+        else:
+            unresolved.append(text)
+    return lines, unresolved
 
 
 def _codes_in(text: str, catalogue: Sequence[CatalogueItem]) -> list[str]:
@@ -267,7 +307,13 @@ class OrderExtractor:
 
     def extract(self, request: ExtractOrderRequest) -> ExtractOrderResult:
         matcher = _catalogue_matcher(request.catalogue, self._aliases)
-        segments = clauses(request.text)
+        found = layouts(request.text)
+        lines, unresolved = _table_lines(found, matcher)
+        segments = [
+            segment
+            for segment in clauses(request.text)
+            if not any(table.start <= segment.start < table.end for table in found)
+        ]
         matches = [matcher.best(segment.text) for segment in segments]
         item_odds = self._segments.probabilities(
             [
@@ -280,13 +326,15 @@ class OrderExtractor:
             for segment, match in zip(segments, matches, strict=True)
         ]
         read = list(zip(segments, matches, item_odds, figures, strict=True))
-        lines: list[ExtractedOrderLine] = []
-        unresolved: list[str] = []
         unread: list[tuple[str, Match | None, list[NumberMention]]] = []  # item-like, no line
         for segment, match, odds, numbers in read:
             if odds[ITEM] < 0.5:
                 continue
             line = self._line(segment.text, match, odds[ITEM], numbers)
+            if line is not None and match is not None:
+                second = matcher.another(segment.text, match)
+                if second is not None and second.score >= SECOND_PRODUCT:
+                    unresolved.append(segment.text.strip())  # one figure, two products
             first = next((seen for seen in lines if line and seen.sku == line.sku), None)
             if line is None:
                 unread.append((segment.text.strip(), match, numbers))
@@ -357,10 +405,12 @@ class OrderExtractor:
             zip((row[QUANTITY] for row in odds), numbers, strict=True), key=lambda pair: -pair[0]
         )
         quantity_odds, number = ranked[0]
-        if len(numbers) == 1:  # an order line's one figure that is not the product's
+        # The same count twice ("1 (one)", "40 ... 40 pieces in total") is no rival.
+        rivals = [odds for odds, rival in ranked[1:] if rival.value != number.value]
+        if not rivals:  # an order line's one figure that is not the product's
             quantity_odds = max(quantity_odds, SOLE_FIGURE)
         else:  # as sure as the runner-up is unlikely: two likely figures are a person's call
-            quantity_odds *= 1 - ranked[1][0]
+            quantity_odds *= 1 - rivals[0]
         if quantity_odds < 0.5:
             return None  # only figures of the product itself: mentioned, not ordered
         return ExtractedOrderLine(

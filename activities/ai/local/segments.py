@@ -22,14 +22,18 @@ def _csv_row(text: str) -> bool:
 
 # A comma with a digit right after it groups thousands (1,200) and is no break.
 # "and" inside a number in words ("three hundred and fifty") is no break either.
-# A sentence ends at a full stop before a capital ("... PMP-410. Delivery to 12 Mill Road").
-# "and" is also "und", "sowie", "en", "et", "ainsi que", "y" in the messages of German, Dutch,
-# French and Spanish customers. (A slash is no break: "pumps / quantity 4" is one line.)
+# A sentence ends at a full stop, a question or an exclamation mark before a capital ("...
+# PMP-410. Delivery to 12 Mill Road"), but not at an abbreviation that a count or a code
+# follows ("120 Stk. SEN-230", "Pos. 2"). "and" is also "und", "sowie", "en", "et", "ainsi
+# que", "y", "e" in the messages of German, Dutch, French, Spanish and Italian customers.
+# (A slash is no break: "pumps / quantity 4" is one line.)
 _CLAUSE_BREAK = re.compile(
-    r";\s*|,(?!\d)\s*|\.\s+(?=(?-i:[A-Z]))|\s+\+\s+"
+    r";\s*|,(?!\d)\s*|\s+\+\s+"
+    r"|(?:(?<!\bstk)(?<!\bpcs)(?<!\bpos)(?<!\bart)(?<!\bnr)(?<!\bno)(?<!\bref)\.|[?!])"
+    r"\s+(?=(?-i:[A-Z]))"
     # "valves,3 sensors": a comma before a count of something (not 1,200 or 19,95 EUR)
     r"|,(?!\d{3}(?!\d))(?=\d+\s*(?!(?:eur|usd|gbp|chf)\b)[a-z]{2})"
-    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y)\s+",
+    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y|e)\s+",
     re.I,
 )
 

@@ -43,6 +43,8 @@ class TextClassifier:
         self.labels: list[str] = [str(label) for label in self._pipeline.classes_]
 
     def probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []  # scikit-learn refuses an empty batch
         rows = self._pipeline.predict_proba(list(texts))
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in rows]
 
