@@ -237,7 +237,10 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
         ("Bestellung: 120 Stk. SEN-230 \u00e0 44,00 EUR = 5.280,00 EUR netto", {("SEN-230", 120)}),
         # The same count twice is no doubt about the quantity.
         ("I'd like to order 1 (one) Lithium Battery Pack 48V", {("BAT-940", 1)}),
-        ("Vorremmo 6 pompe a membrana (PMP-420) e dieci FLT-910", {("PMP-420", 6), ("FLT-910", 10)}),
+        (
+            "Vorremmo 6 pompe a membrana (PMP-420) e dieci FLT-910",
+            {("PMP-420", 6), ("FLT-910", 10)},
+        ),
     ],
 )
 def test_figures_that_are_not_quantities(text: str, lines: set[tuple[str, int]]) -> None:
@@ -292,7 +295,8 @@ def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
         # totals row orders nothing.
         (
             "| Pos | Article | Qty | Unit price |\n|-----|------|-----|-----|\n"
-            "| 1 | Temperature Sensor SEN-210 | 25 | 58.00 |\n| 2 | Gadget Mount Kit | 10 | 19.95 |\n"
+            "| 1 | Temperature Sensor SEN-210 | 25 | 58.00 |\n"
+            "| 2 | Gadget Mount Kit | 10 | 19.95 |\n"
             "|   | TOTAL | 35 | |",
             {("SEN-210", 25), ("GAD-120", 10)},
         ),
@@ -311,7 +315,8 @@ def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
         ),
         # A stock sheet: the "Order qty" column, and 0 is not ordered.
         (
-            "Item\tOn hand\tMin\tOrder qty\nHumidity Sensor\t4\t20\t16\nBall Valve 1 inch\t60\t50\t0",
+            "Item\tOn hand\tMin\tOrder qty\n"
+            "Humidity Sensor\t4\t20\t16\nBall Valve 1 inch\t60\t50\t0",
             {("SEN-230", 16)},
         ),
         # A web form's records, one field a line.

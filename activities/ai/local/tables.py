@@ -106,15 +106,16 @@ def records(text: str) -> Iterator[Table]:
     """Form records: runs of "Label: value" lines, one of them labelled as the quantity; a
     label seen again starts the next record."""
     fields: list[tuple[Segment, str, str]] = []
-    for segment in [*lines(text), None]:
-        field = _FIELD.fullmatch(segment.text) if segment else None
+    for segment in lines(text):
+        field = _FIELD.fullmatch(segment.text)
         if field is None or (
             fields and _blank_line_between(text, fields[-1][0].end, segment.start)
         ):
             yield from _records_of(fields)
             fields = []
-        if field is not None and segment is not None:
+        if field is not None:
             fields.append((segment, field["label"].strip().lower(), field["value"].strip()))
+    yield from _records_of(fields)
 
 
 def _records_of(fields: list[tuple[Segment, str, str]]) -> Iterator[Table]:
