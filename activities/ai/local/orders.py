@@ -33,14 +33,17 @@ MIN_MATCH_SCORE = 0.4  # below this a line names no catalogue product well enoug
 MAX_QUANTITY = 100_000  # more is a phone, account or reference number, not a quantity
 
 # Figures that are never a quantity, whatever the learned tagger thinks: a price ("@ 19.95",
-# "EUR 31", "31 EUR"), a reference ("PO 4471", "order #5521", "ref 88"), a time ("3 pm",
-# "10:30"), a percentage; and any figure with decimals or inside a date.
+# "EUR 31", "31 EUR"), a reference ("PO 4471", "order #5521", "ref 88", "n\u00b0 5"), a place
+# ("dock 4", "Unit 12"), a time ("3 pm", "10:30"), a percentage; and any figure with decimals
+# or inside a date.
 _NOT_BEFORE = re.compile(
-    r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?)\s*[#:.]?"
+    r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?|n[\u00b0\u00ba])"
+    r"\s*[#:.]?"
     r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
     r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw"
-    r"|pos\.?|position|item|art\.?|artikel))"
-    r"\s*|\d[:/-])$",
+    r"|unit|lab|site|plant|zone|aisle|tor|werk|halle|pos\.?|position|item|art\.?|artikel))"
+    # part of a code: "ACM-PO-88213", "BC-77120", a postcode's "SO53" (but "x20" counts)
+    r"\s*|\d[:/-]|[a-z]-|[a-wyz])$",
     re.I,
 )
 _NOT_AFTER = re.compile(
