@@ -350,6 +350,35 @@ def test_a_table_read_only_in_part_is_a_persons(text: str) -> None:
     assert result.confidence <= 0.3
 
 
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ("plus 10 stepper motors", True),  # no other motor is a stepper
+        ("Could we get 5 PLC's", True),
+        ("2 of the 48v battery packs", True),
+        ("20 stainless bolts", False),  # a word never seen after the product's: maybe bolts
+        ("We need two hundred Cat6 patch cables", False),  # inside the mention
+        ("10 valves", False),  # the ball valve and the butterfly valve are both valves
+    ],
+)
+def test_a_partial_name_that_can_only_mean_one_product(text: str, sure: bool) -> None:
+    models = shared_models()
+    matcher = NameMatcher([(item.sku, item.name) for item in catalogue()])
+    match = matcher.best(text)
+    assert match is not None
+    assert matcher.singled_out(text, match, models.orders.get().known_words) is sure
+
+
+def test_a_figure_of_a_product_named_too_vaguely_is_a_persons() -> None:
+    """'Vanne papillon 4 pouces' names the Butterfly Valve 4 inch too vaguely to claim its 4 as
+    the product's: the clause's figures make it a person's, not a line silently dropped."""
+    text = "- 20 x SEN-210\n- Qt\u00e9 4 : Vanne papillon 4 pouces"
+    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    result = shared_models().orders.get().extract(request)
+    assert "- Qt\u00e9 4 : Vanne papillon 4 pouces" in result.unresolved
+    assert result.confidence <= 0.3
+
+
 def test_a_second_product_in_a_line_is_a_persons() -> None:
     """One figure read for a clause that names two products ("6 pompe ... con filtri", in a
     language whose words the reader does not know) is never passed on as one line."""

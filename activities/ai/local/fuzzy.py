@@ -35,6 +35,10 @@ class Match:
         return self.score * min(1.0, 0.5 + 2.5 * self.margin)
 
 
+def _known(word: str, known: frozenset[str]) -> bool:
+    return word in known or not word.isalpha() or len(word) < 3
+
+
 def normalize_code(code: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", code.upper())
 
@@ -71,6 +75,8 @@ def word_similarity(name_word: str, written: str) -> float:
         return 0.9  # an abbreviation: temp -> temperature
     if len(name_word) >= 4 and written.startswith(name_word):
         return 0.85  # run together: heavyduty -> heavy
+    if min(len(name_word), len(written)) < 4:
+        return 0.0  # a typo in a short word is another word: "hi" is not "HMI"
     matcher = SequenceMatcher(None, name_word, written)
     if (
         matcher.real_quick_ratio() < MIN_WORD_SIMILARITY
@@ -128,6 +134,48 @@ class NameMatcher:
                 score = sum(self._weight[w] * best.get(w, 0.0) for w in counted) / total
                 scores[key] = max(scores.get(key, 0.0), score)
         return sorted(((score, key) for key, score in scores.items()), reverse=True)
+
+    def singled_out(self, text: str, match: Match, known: frozenset[str]) -> bool:
+        """Whether `text` names `match`'s entry unmistakably though not by its whole name
+        ("stepper motors" for the Stepper Motor NEMA 23): the words it has of that name belong
+        to no other entry together, it writes no word of another entry's name that this one
+        lacks, and no word inside the product's mention or right after it is new (not `known`
+        from ordinary order messages): "stainless bolts", "Cat6 patch cables" may name a
+        product the catalogue does not have."""
+        if match.code_span is not None:
+            return True
+        own = set(self._words[[key for key, _ in self._entries].index(match.key)])
+        tokens = list(_TOKEN.finditer(text))
+        mine = []  # indexes of the tokens that write the entry's name
+        for index, token in enumerate(tokens):
+            written = stem(token[0])
+            close = {
+                word for word, similarity in self._resembled(written).items() if similarity >= 0.85
+            }
+            if close & own:
+                mine.append(index)
+            elif close and not written.isdigit():  # a bare figure may be the quantity
+                return False  # a word of another product's name, or a figure with its unit
+        named = {
+            word
+            for i in mine
+            for word in own
+            if word.isalpha() and self._resembled(stem(tokens[i][0])).get(word, 0) >= 0.85
+        }
+        if not named or any(
+            named <= set(other)
+            for (key, _), other in zip(self._entries, self._words, strict=True)
+            if key != match.key
+        ):
+            return False
+        last = mine[-1]
+        around = range(mine[0], last + 1)
+        if (
+            last + 1 < len(tokens)
+            and text[tokens[last].end() : tokens[last + 1].start()].strip(" -") == ""
+        ):
+            around = range(mine[0], last + 2)  # the word right after: the head noun
+        return all(i in mine or _known(stem(tokens[i][0]), known) for i in around)
 
     def another(self, text: str, match: Match) -> Match | None:
         """The entry besides `match` that `text` names best once `match`'s code and the words

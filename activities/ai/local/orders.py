@@ -13,7 +13,7 @@ from datetime import date
 
 from activities.ai.local.dates import DateMention, find_dates
 from activities.ai.local.examples import OrderExample, OrderLineLabel
-from activities.ai.local.fuzzy import Match, NameMatcher, codes_written, normalize_code
+from activities.ai.local.fuzzy import Match, NameMatcher, codes_written, normalize_code, words
 from activities.ai.local.numbers import NumberMention, find_numbers
 from activities.ai.local.segments import Segment, clauses
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
@@ -49,6 +49,8 @@ _NOT_BEFORE = re.compile(
 _NOT_AFTER = re.compile(
     r"^(?:(?i:\s*(?:[\u20ac$\u00a3%]|eur\b|usd\b|gbp\b|chf\b|euros?\b|dollars?\b|[ap]\.?m\b))"
     r"|:\d|/\d"
+    # a size or a rating: "400W", "10m", '1"' (a count is "20x", "20pcs")
+    r"|(?i:(?:w|kw|v|mm|cm|m|kg|ah|mah|hz|bar|psi|nm)\b)|\""
     # a house number or a postcode: "12 Mill Road", "14 Kingsway", "90210 Springfield"
     r"|-\d|\s+(?:[A-Z][a-z]+\s+){0,2}(?:Road|Rd|Street|St|Way|Lane|Ln|Ave|Avenue|Parkway"
     r"|Estate|Drive|Dr|Boulevard|Blvd|Place|Square|Court|Kingsway|Stra(?:ss|\u00df)e|Weg|Platz)\b"
@@ -97,6 +99,7 @@ _NOT_PLAIN = re.compile(
     r"don'?t (?:book|order|ship)|do not (?:book|order|ship)|no order|just asking|"
     r"how much|what would|quot(?:e|ation)|paid|payment|remittance|where (?:is|are)|tracking"
     r"|status of|still waiting|was promised|(?:has|have)(?:n't| not) arrived"
+    r"|for each|each of (?:them|those)"  # "one mount kit for each of them": how many?
     # packs and boxes: is the count of packs or of pieces?
     r"|\w+-packs?|(?:packs?|box(?:es)?|cases?|cartons?|pallets?) of)\b",
     re.I,
@@ -118,6 +121,8 @@ _COUNTED = re.compile(
 UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's call
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
 SECOND_PRODUCT = 0.5  # a line's clause naming another product this well is a person's
+NAMED = 0.7  # a clause whose match scores this names the product plainly
+SINGLED_OUT = 0.9  # how sure a partial name that can only mean one product names it
 TABLE_ROW = 0.95  # how sure a row under a quantity column is an order line, given its product
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
@@ -173,11 +178,14 @@ def _candidates(text: str, today: date) -> list[NumberMention]:
 
 def _figures(text: str, match: Match | None, today: date) -> list[NumberMention]:
     """The clause's figures that may be a quantity: the product's own (PMP-420, Servo 400W)
-    are none unless multiplied."""
+    are none unless multiplied, when the clause names the product at all ("Vanne papillon 4
+    pouces" does not name the Butterfly Valve 4 inch well enough to take its 4)."""
     return [
         number
         for number in _candidates(text, today)
-        if match is None or not any(_part_of_product(text, number, match))
+        if match is None
+        or match.score < MIN_MATCH_SCORE
+        or not any(_part_of_product(text, number, match))
     ]
 
 
@@ -186,7 +194,7 @@ def _annotated(text: str, match: Match | None) -> str:
     that is not part of the product's code or name), so the line classifier weighs those
     findings together with the wording."""
     score = match.score if match else 0.0
-    product = "xxproduct" if score >= 0.7 else "xxmaybe" if score >= MIN_MATCH_SCORE else "xxnone"
+    product = "xxproduct" if score >= NAMED else "xxmaybe" if score >= MIN_MATCH_SCORE else "xxnone"
     figures = [
         number
         for number in find_numbers(text, words=True)
@@ -304,6 +312,8 @@ class OrderExtractor:
             for mention in _future_dates(example.text, example.today):
                 date_features.append(_date_features(example.text, mention, example.today))
                 date_labels.append(REQUESTED if mention.value == example.requested_date else OTHER)
+        # The words of ordinary order messages, products' names aside (see _naming).
+        self.known_words = frozenset(word for example in examples for word in words(example.text))
         self._segments = TextClassifier(texts, kinds, char_ngrams=SHORT_TEXT_NGRAMS)
         self._quantities = SpanTagger(quantity_features, quantity_labels)
         self._dates = SpanTagger(date_features, date_labels)
@@ -333,7 +343,7 @@ class OrderExtractor:
         for segment, match, odds, numbers in read:
             if odds[ITEM] < 0.5:
                 continue
-            line = self._line(segment.text, match, odds[ITEM], numbers)
+            line = self._line(segment.text, match, odds[ITEM], numbers, matcher)
             if line is not None and match is not None:
                 second = matcher.another(segment.text, match)
                 if second is not None and second.score >= SECOND_PRODUCT:
@@ -375,6 +385,17 @@ class OrderExtractor:
                 or any(_COUNTED.match(segment.text[n.end :]) for n in numbers)
             )
         ]
+        # A product named plainly that no line took ("and the matching hydraulic oil filters"):
+        # ordered in words not read (how many?), or only mentioned; a person tells which.
+        unresolved += [
+            segment.text.strip()
+            for segment, match, odds, numbers in read
+            if odds[ITEM] < 0.5
+            and not numbers
+            and match is not None
+            and match.score >= NAMED
+            and match.key not in taken
+        ]
         quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
         unresolved += [
             segment.text.strip()
@@ -396,7 +417,12 @@ class OrderExtractor:
         )
 
     def _line(
-        self, text: str, match: Match | None, item_odds: float, numbers: list[NumberMention]
+        self,
+        text: str,
+        match: Match | None,
+        item_odds: float,
+        numbers: list[NumberMention],
+        matcher: NameMatcher,
     ) -> ExtractedOrderLine | None:
         """The clause's order line, its quantity among `numbers` (its _figures)."""
         if match is None or match.score < MIN_MATCH_SCORE:
@@ -420,8 +446,15 @@ class OrderExtractor:
             sku=match.key,
             quantity=round(number.value),
             source_text=text.strip(),
-            confidence=item_odds * match.quality * quantity_odds,
+            confidence=item_odds * self._naming(text, match, matcher) * quantity_odds,
         )
+
+    def _naming(self, text: str, match: Match, matcher: NameMatcher) -> float:
+        """How surely the clause names the matched product: its match's quality, or at least
+        SINGLED_OUT where it names nothing else and no word in it is new (see singled_out)."""
+        if match.quality < SINGLED_OUT and matcher.singled_out(text, match, self.known_words):
+            return SINGLED_OUT
+        return match.quality
 
     def _requested_date(self, text: str, today: date) -> tuple[date | None, float]:
         mentions = _future_dates(text, today)
