@@ -235,6 +235,16 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
         # A list's numbering is no quantity either; an abbreviation's full stop ends no clause.
         ("1) Standard Widget - 50\n2) MOT-520 x8", {("WID-100", 50), ("MOT-520", 8)}),
         ("Bestellung: 120 Stk. SEN-230 \u00e0 44,00 EUR = 5.280,00 EUR netto", {("SEN-230", 120)}),
+        # A count written as one wins over the product's own figure ("10 x ... 10m"); a
+        # product and its count split by a comma are one line; a ZIP code and a British
+        # postcode are no quantity, nor is an order quoted by its number.
+        (
+            "- 10 \u00d7 shielded cable 10m\n- 4x Butterfly Valve 4 inch",
+            {("CBL-610", 10), ("VAL-320", 4)},
+        ),
+        ("Roller Bearing 22210, 16 units at 96.00 = 1,536.00", {("BRG-820", 16)}),
+        ("Diaphragm Pump PMP-420, qty 3. Same delivery point as order 5407.", {("PMP-420", 3)}),
+        ("3 x PMP-410 to 3 Riverside Lane, Gotham Falls 40721", {("PMP-410", 3)}),
         # The same count twice is no doubt about the quantity.
         ("I'd like to order 1 (one) Lithium Battery Pack 48V", {("BAT-940", 1)}),
         (

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
+# A word, or a figure with its separators and unit: "1,536.00" is one token, not a "1".
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*[A-Za-z]*|[A-Za-z0-9]+")
 _CODE = re.compile(r"\b[A-Za-z]{2,6}[-_/ ]?\d{2,8}\b")
 _FIGURE = re.compile(r"^(\d+)[a-z]{0,2}$")  # a figure with an optional unit: 10, 10m, 400w
 _SPEC = re.compile(r"^(?:\d+[a-z]{0,2}|inch)$")  # a size or rating in a name: 1 inch, 400w

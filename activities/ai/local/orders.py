@@ -40,6 +40,7 @@ _NOT_BEFORE = re.compile(
     r"(?:(?:[@$\u20ac\u00a3#]|\b(?:eur|usd|gbp|chf|po|p\.o\.|ref|no\.?|nr\.?|n[\u00b0\u00ba])"
     r"\s*[#:.]?"
     r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
+    r"|\b(?:as|from|in|on|with|of)\s+(?:(?:our|your|the|my|last|previous)\s+)?order"
     r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw"
     r"|unit|lab|site|plant|zone|aisle|tor|werk|halle|pos\.?|position|item|art\.?|artikel))"
     # part of a code: "ACM-PO-88213", "BC-77120", a postcode's "SO53" (but "x20" counts)
@@ -52,7 +53,7 @@ _NOT_AFTER = re.compile(
     # a size or a rating: "400W", "10m", '1"' (a count is "20x", "20pcs")
     r"|(?i:(?:w|kw|v|mm|cm|m|kg|ah|mah|hz|bar|psi|nm)\b)|\""
     # a house number or a postcode: "12 Mill Road", "14 Kingsway", "90210 Springfield"
-    r"|-\d|\s+(?:[A-Z][a-z]+\s+){0,2}(?:Road|Rd|Street|St|Way|Lane|Ln|Ave|Avenue|Parkway"
+    r"|-\d|\s+(?:[A-Z][a-z]*\.?\s+){0,2}(?:Road|Rd|Street|St|Way|Lane|Ln|Ave|Avenue|Parkway"
     r"|Estate|Drive|Dr|Boulevard|Blvd|Place|Square|Court|Kingsway|Stra(?:ss|\u00df)e|Weg|Platz)\b"
     # a house number before the street, as French and Spanish write it: "18 rue des Forges"
     r"|(?i:\s+(?:rue|avenue|av\.|bd|boulevard|chemin|all\u00e9e|impasse|quai|calle|avenida|plaza"
@@ -81,14 +82,26 @@ def _labelled_line(
     return None
 
 
+# A figure written as a count: "x4", "4x", "4 \u00d7", "qty 10", "10 pcs".
+_COUNT_BEFORE = re.compile(
+    r"(?:[x\u00d7]|\b(?:qty|quantity|menge|anzahl|aantal|qt[e\u00e9]|cantidad)\s*[:.]?)\s*$", re.I
+)
+_COUNT_AFTER = re.compile(
+    r"\s*(?:[x\u00d7](?![a-z])|(?:pcs|pieces|units|stk|st\u00fcck|ea)\b)", re.I
+)
+
+
 def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bool, bool]:
     """Whether a figure belongs to the product's code ('PMP-420') or name ('Servo 400W');
-    a figure right after a multiplication sign ('x4') is a quantity, whatever the name says."""
+    a figure written as a count ('x4', '10 pcs', 'qty 10') is a quantity, whatever the name
+    says ('10 x shielded cable 10m')."""
     code = match.code_span
     in_code = code is not None and code[0] <= number.start < code[1]
     figure = str(int(number.value)) if number.value.is_integer() else ""
-    multiplied = re.search(r"[x\u00d7]$", text[: number.start], re.I) is not None
-    return in_code, figure in re.findall(r"\d+", match.name) and not multiplied
+    counted = bool(
+        _COUNT_BEFORE.search(text[: number.start]) or _COUNT_AFTER.match(text[number.end :])
+    )
+    return in_code, figure in re.findall(r"\d+", match.name) and not counted
 
 
 # What makes a message more than a plain order, for a person to read: a correction ("make that
@@ -128,6 +141,9 @@ SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, a
 
 _TOWN = re.compile(r"\s+[A-Z][a-z]+")
 _POSTCODE_AND_TOWN = re.compile(r"\d{4,5}\s+[A-Z][a-z\u00e0-\u00ff-]+\.?")
+_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}\b")  # "LS1 4AP", "SO53 4DR"
+# ... or a town or a state and a ZIP code, as American addresses end: "Gotham Falls 40721".
+_TOWN_AND_ZIP = re.compile(r"(?:(?:[A-Z][a-z]+\.?\s+){1,3}|[A-Z]{2}\s+)\d{5}(?:-\d{4})?\.?")
 _CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
 # "to start 2026", "in 2027": a year, not 2026 pieces.
 _YEAR_CONTEXT = re.compile(
@@ -139,6 +155,38 @@ def _a_year(text: str, number: NumberMention) -> bool:
     return 1990 <= number.value <= 2100 and bool(_YEAR_CONTEXT.search(text[: number.start]))
 
 
+# A clause that opens with a count: "qty 3", "16 units at 96.00", "4 Stk."
+_OPENS_WITH_COUNT = re.compile(
+    r"\s*(?:(?:qty|quantity|menge|anzahl|aantal|qt[e\u00e9]|cantidad)\s*[:.]?\s*)?\d+\s*"
+    r"(?:x|pcs|pieces|units?|stk|st\u00fcck|ea)?\b",
+    re.I,
+)
+
+
+def _rejoined(
+    segments: list[Segment], text: str, matcher: NameMatcher, today: date
+) -> list[Segment]:
+    """A product and its count that a comma split ("Diaphragm Pump PMP-420, qty 3", "Roller
+    Bearing 22210, 16 units at 96.00"), one clause again: the first names a product and has
+    no count, the next has a count and names nothing."""
+    joined: list[Segment] = []
+    for segment in segments:
+        if joined and "\n" not in text[joined[-1].end : segment.start]:
+            named, counted = matcher.best(joined[-1].text), matcher.best(segment.text)
+            if (
+                named is not None
+                and named.score >= MIN_MATCH_SCORE
+                and not _figures(joined[-1].text, named, today)
+                and (counted is None or counted.score < WEAK_MATCH)
+                and _OPENS_WITH_COUNT.match(segment.text)
+            ):
+                start = joined[-1].start
+                joined[-1] = Segment(start, segment.end, text[start : segment.end])
+                continue
+        joined.append(segment)
+    return joined
+
+
 def _an_ordinal(text: str, number: NumberMention) -> bool:
     """A list's numbering where a line opens: "1) Standard Widget - 50", "2. MOT-520 x8"."""
     opens = re.fullmatch(r"\s*[(#]?", text[: number.start]) is not None
@@ -147,7 +195,12 @@ def _an_ordinal(text: str, number: NumberMention) -> bool:
 
 def _a_postcode(text: str, number: NumberMention) -> bool:
     """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield", or
-    a clause that is only a postcode and a town: "69007 Lyon." (an address split at a comma)."""
+    a clause that is only a postcode and a town: "69007 Lyon." (an address split at a comma),
+    or a town and a ZIP code: "Gotham Falls 40721", "CA 94043", or a British postcode."""
+    if _TOWN_AND_ZIP.fullmatch(text.strip()) or any(
+        found.start() <= number.start < found.end() for found in _UK_POSTCODE.finditer(text)
+    ):
+        return True
     if _TOWN.match(text[number.end :]) is None:
         return False
     after_comma = number.end - number.start == 5 and re.search(r",\s*$", text[: number.start])
@@ -322,11 +375,16 @@ class OrderExtractor:
         matcher = _catalogue_matcher(request.catalogue, self._aliases)
         found = layouts(request.text)
         lines, unresolved = _table_lines(found, matcher)
-        segments = [
-            segment
-            for segment in clauses(request.text)
-            if not any(table.start <= segment.start < table.end for table in found)
-        ]
+        segments = _rejoined(
+            [
+                segment
+                for segment in clauses(request.text)
+                if not any(table.start <= segment.start < table.end for table in found)
+            ],
+            request.text,
+            matcher,
+            request.today,
+        )
         matches = [matcher.best(segment.text) for segment in segments]
         item_odds = self._segments.probabilities(
             [
