@@ -329,6 +329,13 @@ def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
             "Humidity Sensor\t4\t20\t16\nBall Valve 1 inch\t60\t50\t0",
             {("SEN-230", 16)},
         ),
+        # Counts in words, in a fixed-width layout.
+        (
+            "Product                   Code      Qty\n"
+            "Centrifugal Pump          PMP-410   four\n"
+            "Ball Bearing 6204         BRG-810   two dozen",
+            {("PMP-410", 4), ("BRG-810", 24)},
+        ),
         # A web form's records, one field a line.
         (
             "Item: Humidity Sensor\nSKU: SEN-230\nQty: 12\nItem: Pressure Sensor\nQty: 6\n\n"

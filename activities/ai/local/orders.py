@@ -448,7 +448,7 @@ class OrderExtractor:
         unresolved += [
             segment.text.strip()
             for segment, match, odds, numbers in read
-            if odds[ITEM] < 0.5
+            if UNSURE_ITEM <= odds[ITEM] < 0.5
             and not numbers
             and match is not None
             and match.score >= NAMED

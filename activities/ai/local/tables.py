@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from activities.ai.local.numbers import parse_number
+from activities.ai.local.numbers import find_numbers, parse_number
 from activities.ai.local.segments import Segment, lines
 
 # The header of the quantity column, in the languages customers write in.
@@ -75,9 +75,16 @@ def _framed(header: str, delimiter: re.Pattern[str]) -> bool:
 
 
 def _count(cell: str) -> int | None:
-    """'24', '1,500', '20 pcs' -> the whole count; anything else (a price, a word) -> None."""
+    """'24', '1,500', '20 pcs', 'two dozen' -> the whole count; anything else (a price, a
+    word) -> None."""
     found = _COUNT.fullmatch(cell)
-    parsed = parse_number(found[1]) if found else None
+    if found is None:
+        numbers = find_numbers(cell, words=True)
+        spelled = len(numbers) == 1 and numbers[0].in_words
+        if spelled and _COUNT.fullmatch(cell[: numbers[0].start] + "1" + cell[numbers[0].end :]):
+            return int(numbers[0].value)
+        return None
+    parsed = parse_number(found[1])
     if parsed is None or parsed[1] or not parsed[0].is_integer():
         return None
     return int(parsed[0])
