@@ -348,6 +348,7 @@ class OrderExtractor:
     ) -> None:
         self._aliases = list(aliases)
         matcher = _catalogue_matcher(catalogue, self._aliases)
+        self._matcher = (tuple((item.sku, item.name) for item in catalogue), matcher)
         texts, kinds = [], []
         quantity_features, quantity_labels = [], []
         date_features, date_labels = [], []
@@ -372,7 +373,7 @@ class OrderExtractor:
         self._dates = SpanTagger(date_features, date_labels)
 
     def extract(self, request: ExtractOrderRequest) -> ExtractOrderResult:
-        matcher = _catalogue_matcher(request.catalogue, self._aliases)
+        matcher = self._matcher_for(request.catalogue)
         found = layouts(request.text)
         lines, unresolved = _table_lines(found, matcher)
         segments = _rejoined(
@@ -506,6 +507,14 @@ class OrderExtractor:
             source_text=text.strip(),
             confidence=item_odds * self._naming(text, match, matcher) * quantity_odds,
         )
+
+    def _matcher_for(self, catalogue: Sequence[CatalogueItem]) -> NameMatcher:
+        """The matcher of a catalogue, kept while requests name the same one: it remembers
+        which written words resemble which name words."""
+        key = tuple((item.sku, item.name) for item in catalogue)
+        if self._matcher[0] != key:
+            self._matcher = (key, _catalogue_matcher(catalogue, self._aliases))
+        return self._matcher[1]
 
     def _naming(self, text: str, match: Match, matcher: NameMatcher) -> float:
         """How surely the clause names the matched product: its match's quality, or at least
