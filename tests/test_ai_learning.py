@@ -84,14 +84,14 @@ def retrain() -> str:
 def test_a_corrected_phrasing_is_read_right_after_retraining(
     learned: Path, cli_database: str
 ) -> None:
-    probe = "3 HMI please, for line 4"
+    probe = "3 operator screens please, for line 4"
     before = LocalModels(learned_dir=learned)
     lines, confidence = read(before, probe)
     assert lines == set()  # missed: a person would have to read it
     assert confidence < 0.75
 
     controller, panel = OrderLine(sku="CTL-710", quantity=7), OrderLine(sku="CTL-720", quantity=7)
-    text = "For the new packing line: 7 PLC controllers + 7 HMI, please."
+    text = "For the new packing line: 7 PLC controllers + 7 operator screens, please."
     correct(cli_database, "SO-T1", text, [controller], [controller, panel])
     output = retrain()
     assert output.startswith("exit 0"), output

@@ -245,6 +245,17 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
         ("Roller Bearing 22210, 16 units at 96.00 = 1,536.00", {("BRG-820", 16)}),
         ("Diaphragm Pump PMP-420, qty 3. Same delivery point as order 5407.", {("PMP-420", 3)}),
         ("3 x PMP-410 to 3 Riverside Lane, Gotham Falls 40721", {("PMP-410", 3)}),
+        # A chat export's times and speakers are neither counts nor products; a slash between
+        # a count and the next code separates items; a number word is never a product's word.
+        (
+            "[09:14] Priya Raman (Hooli Robotics): 3pcs HMI touch panel\n[09:16] Priya:",
+            {("CTL-720", 3)},
+        ),
+        (
+            "Order: WID-300 - 12 / WID-100 - 120 / WID-200 - 60",
+            {("WID-300", 12), ("WID-100", 120), ("WID-200", 60)},
+        ),
+        ("nous commandons trois cents roulements \u00e0 billes 6204 (BRG-810)", {("BRG-810", 300)}),
         # The same count twice is no doubt about the quantity.
         ("I'd like to order 1 (one) Lithium Battery Pack 48V", {("BAT-940", 1)}),
         (
@@ -371,6 +382,7 @@ def test_a_table_read_only_in_part_is_a_persons(text: str) -> None:
     ("text", "sure"),
     [
         ("plus 10 stepper motors", True),  # no other motor is a stepper
+        ("5 HMI", True),
         ("Could we get 5 PLC's", True),
         ("2 of the 48v battery packs", True),
         ("20 stainless bolts", False),  # a word never seen after the product's: maybe bolts

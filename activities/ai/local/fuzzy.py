@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from activities.ai.local.numbers import NUMBER_WORDS
+
 # A word, or a figure with its separators and unit: "1,536.00" is one token, not a "1".
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*[A-Za-z]*|[A-Za-z0-9]+")
 _CODE = re.compile(r"\b[A-Za-z]{2,6}[-_/ ]?\d{2,8}\b")
@@ -113,6 +115,8 @@ class NameMatcher:
         return None
 
     def _resembled(self, written: str) -> dict[str, float]:
+        if written in NUMBER_WORDS:
+            return {}  # a count, never part of a product's name
         if written not in self._similar:
             similarities = ((word, word_similarity(word, written)) for word in self._weight)
             self._similar[written] = {word: value for word, value in similarities if value > 0}

@@ -99,7 +99,7 @@ _FOREIGN_HUNDREDS = {
     "cinquecento": 500,
 }
 _ALONE_IS_NOT_A_HUNDRED = {"cent", "cents"}  # "50 cents"
-_FOREIGN_DOZENS = r"dutzend|dozijn|douzaines?|docenas?|dozzin[ae]"
+_FOREIGN_DOZENS = "dutzend|dozijn|douzaines|douzaine|docenas|docena|dozzina|dozzine"
 
 
 def _alternatives(words: dict[str, int]) -> str:
@@ -138,6 +138,13 @@ class NumberMention:
     value: float
     decimals: int  # digits after the decimal separator; 2 for money
     in_words: bool = False
+
+
+# Every number word, lower case: none of them names a product ("trois cents" is no
+# centrifugal pump).
+NUMBER_WORDS = frozenset(
+    [*WORD_VALUES, *_SCALES, *_FOREIGN_VALUES, *_FOREIGN_HUNDREDS, *_FOREIGN_DOZENS.split("|")]
+)
 
 
 def parse_number(text: str) -> tuple[float, int] | None:

@@ -9,6 +9,7 @@ Learned parts and parsers work in turn:
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from activities.ai.local.dates import DateMention, find_dates
@@ -135,7 +136,7 @@ UNSURE_ITEM = 0.25  # a clause this likely to be an order line is a person's cal
 WEAK_MATCH = 0.25  # a clause with a figure naming a product this vaguely ('5 HMI') too
 SECOND_PRODUCT = 0.5  # a line's clause naming another product this well is a person's
 NAMED = 0.7  # a clause whose match scores this names the product plainly
-SINGLED_OUT = 0.9  # how sure a partial name that can only mean one product names it
+SINGLED_OUT = 0.9  # the score of a partial name that can only mean one product
 TABLE_ROW = 0.95  # how sure a row under a quantity column is an order line, given its product
 SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, at least
 
@@ -349,13 +350,15 @@ class OrderExtractor:
         self._aliases = list(aliases)
         matcher = _catalogue_matcher(catalogue, self._aliases)
         self._matcher = (tuple((item.sku, item.name) for item in catalogue), matcher)
+        # The words of ordinary order messages, products' names aside (see _identified).
+        self.known_words = frozenset(word for example in examples for word in words(example.text))
         texts, kinds = [], []
         quantity_features, quantity_labels = [], []
         date_features, date_labels = [], []
         for example in examples:
             for segment in clauses(example.text):
                 line = _labelled_line(segment, example.text, example.lines)
-                match = matcher.best(segment.text)
+                match = self._identified(segment.text, matcher)
                 texts.append(_annotated(segment.text, match))
                 kinds.append(ITEM if line else OTHER)
                 if line is None or match is None:
@@ -366,8 +369,6 @@ class OrderExtractor:
             for mention in _future_dates(example.text, example.today):
                 date_features.append(_date_features(example.text, mention, example.today))
                 date_labels.append(REQUESTED if mention.value == example.requested_date else OTHER)
-        # The words of ordinary order messages, products' names aside (see _naming).
-        self.known_words = frozenset(word for example in examples for word in words(example.text))
         self._segments = TextClassifier(texts, kinds, char_ngrams=SHORT_TEXT_NGRAMS)
         self._quantities = SpanTagger(quantity_features, quantity_labels)
         self._dates = SpanTagger(date_features, date_labels)
@@ -386,7 +387,7 @@ class OrderExtractor:
             matcher,
             request.today,
         )
-        matches = [matcher.best(segment.text) for segment in segments]
+        matches = [self._identified(segment.text, matcher) for segment in segments]
         item_odds = self._segments.probabilities(
             [
                 _annotated(segment.text, match)
@@ -402,7 +403,7 @@ class OrderExtractor:
         for segment, match, odds, numbers in read:
             if odds[ITEM] < 0.5:
                 continue
-            line = self._line(segment.text, match, odds[ITEM], numbers, matcher)
+            line = self._line(segment.text, match, odds[ITEM], numbers)
             if line is not None and match is not None:
                 second = matcher.another(segment.text, match)
                 if second is not None and second.score >= SECOND_PRODUCT:
@@ -476,12 +477,7 @@ class OrderExtractor:
         )
 
     def _line(
-        self,
-        text: str,
-        match: Match | None,
-        item_odds: float,
-        numbers: list[NumberMention],
-        matcher: NameMatcher,
+        self, text: str, match: Match | None, item_odds: float, numbers: list[NumberMention]
     ) -> ExtractedOrderLine | None:
         """The clause's order line, its quantity among `numbers` (its _figures)."""
         if match is None or match.score < MIN_MATCH_SCORE:
@@ -505,7 +501,7 @@ class OrderExtractor:
             sku=match.key,
             quantity=round(number.value),
             source_text=text.strip(),
-            confidence=item_odds * self._naming(text, match, matcher) * quantity_odds,
+            confidence=item_odds * match.quality * quantity_odds,
         )
 
     def _matcher_for(self, catalogue: Sequence[CatalogueItem]) -> NameMatcher:
@@ -516,12 +512,18 @@ class OrderExtractor:
             self._matcher = (key, _catalogue_matcher(catalogue, self._aliases))
         return self._matcher[1]
 
-    def _naming(self, text: str, match: Match, matcher: NameMatcher) -> float:
-        """How surely the clause names the matched product: its match's quality, or at least
-        SINGLED_OUT where it names nothing else and no word in it is new (see singled_out)."""
-        if match.quality < SINGLED_OUT and matcher.singled_out(text, match, self.known_words):
-            return SINGLED_OUT
-        return match.quality
+    def _identified(self, text: str, matcher: NameMatcher) -> Match | None:
+        """The product `text` names: the matcher's best, taken as sure (SINGLED_OUT) where a
+        partial name can only mean that one product and no word in its mention is new (see
+        NameMatcher.singled_out): "5 HMI", "stepper motors"."""
+        match = matcher.best(text)
+        if (
+            match is not None
+            and WEAK_MATCH <= match.score < SINGLED_OUT
+            and matcher.singled_out(text, match, self.known_words)
+        ):
+            return replace(match, score=SINGLED_OUT, margin=1.0)
+        return match
 
     def _requested_date(self, text: str, today: date) -> tuple[date | None, float]:
         mentions = _future_dates(text, today)

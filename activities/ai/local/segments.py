@@ -26,14 +26,16 @@ def _csv_row(text: str) -> bool:
 # PMP-410. Delivery to 12 Mill Road"), but not at an abbreviation that a count or a code
 # follows ("120 Stk. SEN-230", "Pos. 2"). "and" is also "und", "sowie", "en", "et", "ainsi
 # que", "y", "e" in the messages of German, Dutch, French, Spanish and Italian customers.
-# (A slash is no break: "pumps / quantity 4" is one line.)
+# (A slash is no break, "pumps / quantity 4" is one line, but between a count and a code.)
 _CLAUSE_BREAK = re.compile(
     r";\s*|,(?!\d)\s*|\s+\+\s+"
     r"|(?:(?<!\bstk)(?<!\bpcs)(?<!\bpos)(?<!\bart)(?<!\bnr)(?<!\bno)(?<!\bref)\.|[?!])"
     r"\s+(?=(?-i:[A-Z]))"
     # "valves,3 sensors": a comma before a count of something (not 1,200 or 19,95 EUR)
     r"|,(?!\d{3}(?!\d))(?=\d+\s*(?!(?:eur|usd|gbp|chf)\b)[a-z]{2})"
-    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y|e)\s+",
+    r"|(?<!hundred)(?<!thousand)\s+(?:and|plus|as well as|&|und|sowie|en|et|ainsi que|y|e)\s+"
+    # a slash between one item's count and the next item's code: "WID-300 - 12 / WID-100 - 120"
+    r"|(?<=\d)\s+/\s+(?=[A-Za-z]{2,6}-?\d{2,8}\b)",
     re.I,
 )
 
@@ -54,10 +56,24 @@ def lines(text: str) -> list[Segment]:
     return found
 
 
+# A chat export's speaker and time before each message: "[09:14] Priya Raman (Hooli):".
+_CHAT_PREFIX = re.compile(r"\s*\[\d{1,2}:\d{2}(?::\d{2})?\]\s*[^:\]\n]{1,60}:\s*")
+
+
+def _message(line: Segment) -> Segment:
+    """A line without its chat prefix, if any (the time is no quantity, the name no product)."""
+    prefix = _CHAT_PREFIX.match(line.text)
+    if prefix is None:
+        return line
+    return Segment(line.start + prefix.end(), line.end, line.text[prefix.end() :])
+
+
 def clauses(text: str) -> list[Segment]:
     """Lines, with prose lines cut at clause breaks, so one order line is one segment."""
     found = []
-    for line in lines(text):
+    for line in map(_message, lines(text)):
+        if not line.text.strip():
+            continue  # a chat prefix alone
         if _TABLE_ROW.search(line.text):
             found.append(line)
             continue
