@@ -408,6 +408,26 @@ def test_a_figure_of_a_product_named_too_vaguely_is_a_persons() -> None:
     assert result.confidence <= 0.3
 
 
+@pytest.mark.parametrize(
+    ("asked", "passed"),
+    [
+        ("Please process the reorder below, it's approved.", True),
+        ("Thanks, we need 12 pressure sensors this time.", False),  # the quote is the old order
+    ],
+)
+def test_a_quoted_order_counts_when_the_forward_asks_for_it(asked: str, passed: bool) -> None:
+    text = (
+        f"{asked}\n\n-----Original Message-----\nFrom: Warehouse\nSubject: reorder\n\n"
+        "Reorder quantities:\n80 x FLT-910\n40 x FLT-920\n"
+    )
+    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    result = shared_models().orders.get().extract(request)
+    assert {("FLT-910", 80), ("FLT-920", 40)} <= {
+        (line.sku, line.quantity) for line in result.lines
+    }
+    assert (not result.unresolved) is passed
+
+
 def test_a_second_product_in_a_line_is_a_persons() -> None:
     """One figure read for a clause that names two products ("6 pompe ... con filtri", in a
     language whose words the reader does not know) is never passed on as one line."""

@@ -120,6 +120,12 @@ _NOT_PLAIN = re.compile(
 )
 # Quoted mail: "> ..." lines, and everything after "-----Original Message-----" or "On ... wrote:".
 _QUOTED = re.compile(r"^>.*$|^-{2,}\s*Original Message\s*-{2,}[\s\S]*|^On .+ wrote:[\s\S]*", re.M)
+# A forward that asks to enter the order quoted below it.
+_FORWARDED = re.compile(
+    r"\b(?:(?:process|place|enter|book|order)\b[^.?!\n]*\b(?:below|this one|this)\b"
+    r"|see below)",
+    re.I,
+)
 # A clause that asks for something by number ("please send 30") though it names no product.
 _ORDERING = re.compile(
     r"\b(?:send|order|ship|deliver|book|supply|bestel\w*|liefer\w*|schick\w*|envoy\w*"
@@ -457,10 +463,19 @@ class OrderExtractor:
             and match.key not in taken
         ]
         quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
+        in_quote = [any(a <= segment.start < b for a, b in quoted) for segment in segments]
+        # Quoted lines are a person's (an earlier order?) unless the message itself orders
+        # nothing and asks for what is quoted ("please process the reorder below").
+        forwarded = _FORWARDED.search(_QUOTED.sub("", request.text)) is not None and not any(
+            line.source_text == segment.text.strip()
+            for line in lines
+            for segment, quote in zip(segments, in_quote, strict=True)
+            if not quote
+        )
         unresolved += [
             segment.text.strip()
-            for segment, odds in zip(segments, item_odds, strict=True)
-            if odds[ITEM] >= UNSURE_ITEM and any(a <= segment.start < b for a, b in quoted)
+            for segment, odds, quote in zip(segments, item_odds, in_quote, strict=True)
+            if odds[ITEM] >= UNSURE_ITEM and quote and not forwarded
         ]
         if lines and (cue := _NOT_PLAIN.search(request.text)):
             unresolved.append(f"the message says {cue[0]!r}")
