@@ -245,6 +245,8 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
         ("Roller Bearing 22210, 16 units at 96.00 = 1,536.00", {("BRG-820", 16)}),
         ("Diaphragm Pump PMP-420, qty 3. Same delivery point as order 5407.", {("PMP-420", 3)}),
         ("3 x PMP-410 to 3 Riverside Lane, Gotham Falls 40721", {("PMP-410", 3)}),
+        ("Bitte 5 Stk. SEN-210 an Industriestra\u00dfe 42 liefern", {("SEN-210", 5)}),
+        ("Graag 5 x SEN-210 naar Keizersgracht 12, 1015 CJ Amsterdam", {("SEN-210", 5)}),
         # A chat export's times and speakers are neither counts nor products; a slash between
         # a count and the next code separates items; a number word is never a product's word.
         (

@@ -43,7 +43,10 @@ _NOT_BEFORE = re.compile(
     r"|\b(?:order|invoice|reference)\s*(?:#|no\.?|nr\.?|number(?: is)?)"
     r"|\b(?:as|from|in|on|with|of)\s+(?:(?:our|your|the|my|last|previous)\s+)?order"
     r"|\b(?:dock|gate|bay|building|room|floor|level|suite|hall|door|platform|line|kw|week|cw"
-    r"|unit|lab|site|plant|zone|aisle|tor|werk|halle|pos\.?|position|item|art\.?|artikel))"
+    r"|unit|lab|site|plant|zone|aisle|tor|werk|halle|pos\.?|position|item|art\.?|artikel)"
+    # a house number after its street, as German and Dutch write it: "Industriestra\u00dfe 42"
+    r"|(?:stra(?:ss|\u00df)e|str\.|weg|gasse|platz|allee|laan|straat|gracht|haven|plein|kade"
+    r"|dijk|damm|ufer))"
     # part of a code: "ACM-PO-88213", "BC-77120", a postcode's "SO53" (but "x20" counts)
     r"\s*|\d[:/-]|[a-z]-|[a-wyz])$",
     re.I,
@@ -148,7 +151,8 @@ SOLE_FIGURE = 0.8  # how sure the one figure of an order line is its quantity, a
 
 _TOWN = re.compile(r"\s+[A-Z][a-z]+")
 _POSTCODE_AND_TOWN = re.compile(r"\d{4,5}\s+[A-Z][a-z\u00e0-\u00ff-]+\.?")
-_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}\b")  # "LS1 4AP", "SO53 4DR"
+# British and Dutch postcodes: "LS1 4AP", "SO53 4DR", "3089 JH"
+_LETTERED_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b")
 # ... or a town or a state and a ZIP code, as American addresses end: "Gotham Falls 40721".
 _TOWN_AND_ZIP = re.compile(r"(?:(?:[A-Z][a-z]+\.?\s+){1,3}|[A-Z]{2}\s+)\d{5}(?:-\d{4})?\.?")
 _CONTACT = re.compile(r"\b(?:phone|tel|mob|mobile|fax|call me|call us|t:)(?=\W)|\+\s?\d", re.I)
@@ -203,9 +207,9 @@ def _an_ordinal(text: str, number: NumberMention) -> bool:
 def _a_postcode(text: str, number: NumberMention) -> bool:
     """Five digits after a comma and before a town: "Candy Lane 27, 90210 Springfield", or
     a clause that is only a postcode and a town: "69007 Lyon." (an address split at a comma),
-    or a town and a ZIP code: "Gotham Falls 40721", "CA 94043", or a British postcode."""
+    or a town and a ZIP code: "Gotham Falls 40721", "CA 94043", or a British or Dutch postcode."""
     if _TOWN_AND_ZIP.fullmatch(text.strip()) or any(
-        found.start() <= number.start < found.end() for found in _UK_POSTCODE.finditer(text)
+        found.start() <= number.start < found.end() for found in _LETTERED_POSTCODE.finditer(text)
     ):
         return True
     if _TOWN.match(text[number.end :]) is None:
