@@ -128,6 +128,12 @@ def test_risk_level_accuracy(models: LocalModels, record_property) -> None:
 TODAY = date(2026, 6, 10)  # a Wednesday
 
 
+def extract(text: str) -> ExtractOrderResult:
+    """The order extractor's reading of `text`, on the shipped catalogue."""
+    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
+    return shared_models().orders.get().extract(request)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -267,8 +273,7 @@ def test_and_joins_words_only_after_hundred_or_thousand() -> None:
     ],
 )
 def test_figures_that_are_not_quantities(text: str, lines: set[tuple[str, int]]) -> None:
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert {(line.sku, line.quantity) for line in result.lines} == lines
 
 
@@ -305,8 +310,7 @@ def test_vendor_resolution_tolerates_typos_and_suffixes() -> None:
     ],
 )
 def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert {(line.sku, line.quantity) for line in result.lines} == {("CBL-620", 10)}
     assert result.unresolved == unresolved
 
@@ -358,8 +362,7 @@ def test_a_product_named_again(text: str, unresolved: list[str]) -> None:
     ],
 )
 def test_tables_and_records_are_read_by_column(text: str, lines: set[tuple[str, int]]) -> None:
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert {(line.sku, line.quantity) for line in result.lines} == lines
     assert result.unresolved == []
 
@@ -374,8 +377,7 @@ def test_tables_and_records_are_read_by_column(text: str, lines: set[tuple[str, 
     ],
 )
 def test_a_table_read_only_in_part_is_a_persons(text: str) -> None:
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert result.unresolved
     assert result.confidence <= 0.3
 
@@ -404,8 +406,7 @@ def test_a_figure_of_a_product_named_too_vaguely_is_a_persons() -> None:
     """'Vanne papillon 4 pouces' names the Butterfly Valve 4 inch too vaguely to claim its 4 as
     the product's: the clause's figures make it a person's, not a line silently dropped."""
     text = "- 20 x SEN-210\n- Qt\u00e9 4 : Vanne papillon 4 pouces"
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert "- Qt\u00e9 4 : Vanne papillon 4 pouces" in result.unresolved
     assert result.confidence <= 0.3
 
@@ -422,8 +423,7 @@ def test_a_quoted_order_counts_when_the_forward_asks_for_it(asked: str, passed: 
         f"{asked}\n\n-----Original Message-----\nFrom: Warehouse\nSubject: reorder\n\n"
         "Reorder quantities:\n80 x FLT-910\n40 x FLT-920\n"
     )
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert {("FLT-910", 80), ("FLT-920", 40)} <= {
         (line.sku, line.quantity) for line in result.lines
     }
@@ -442,8 +442,7 @@ def test_a_second_product_in_a_line_is_a_persons() -> None:
     assert (first.key, second.key) == ("PMP-420", "FLT-920")
     own = matcher.another("6 x PMP-420 Diaphragm Pumps", first)  # its own name only
     assert own is None or own.score < 0.5
-    request = ExtractOrderRequest(text=text, catalogue=catalogue(), today=TODAY)
-    result = shared_models().orders.get().extract(request)
+    result = extract(text)
     assert result.unresolved == [text]
     assert result.confidence <= 0.3
 
