@@ -430,6 +430,39 @@ def test_a_quoted_order_counts_when_the_forward_asks_for_it(asked: str, passed: 
     assert (not result.unresolved) is passed
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # quoted tables, and forwards that do not plainly ask for what they quote
+        "Please send 5 Smart Gadgets.\n\nOn Mon, 1 Jun 2026, Bob wrote:\n> Item | Qty\n"
+        "> Standard Widget | 10",
+        "Please do not process the order below until we confirm.\n\n> 10 Standard Widgets",
+        "Did you process the order below?\n\n> 10 Standard Widgets",
+        "We plan to place a new order this month.\n\n> 10 Standard Widgets",
+        # another size or model than the catalogue's
+        "Please send 2 x Lithium Battery Pack 24V",
+        '5 Butterfly Valves 6"',
+        "Item | Qty\nBall Valve 2 inch | 10",
+        "Item | Qty\nRoller Bearing 22212 | 4",
+        # words English has too, a word before the mention that may be the product
+        "Heavy-Duty Widget order due Friday",
+        "Please send 10 first aid kits",
+        # two products in one record or row, a quantity with no product, counts of packs
+        "Subject: WID-300 delivery question\nItem: Standard Widget\nQty: 10",
+        "Replaces: WID-100\nItem: WID-200\nQty: 5",
+        "Code | Description | Qty\nWID-100 | Heavy-Duty Widget | 10",
+        "Item: Standard Widget\nQty: 10\nQty: 12",
+        "Item | Qty | UoM\nStandard Widget | 2 | BOX",
+        "Item | Pack size | Qty\nStandard Widget | 12 | 2",
+        # a complaint's count is no order line of the product before it
+        "The Heavy-Duty Widget arrived damaged, 2 units were bent.",
+    ],
+)
+def test_never_passed_on_silently(text: str) -> None:
+    result = extract(text)
+    assert not (result.lines and result.confidence >= 0.75), result
+
+
 def test_a_second_product_in_a_line_is_a_persons() -> None:
     """One figure read for a clause that names two products ("6 pompe ... con filtri", in a
     language whose words the reader does not know) is never passed on as one line."""

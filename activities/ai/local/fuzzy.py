@@ -9,7 +9,7 @@ that few entries share weigh more, so 'humidity' decides between the three senso
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -40,6 +40,11 @@ class Match:
 
 def _known(word: str, known: frozenset[str]) -> bool:
     return word in known or not word.isalpha() or len(word) < 3
+
+
+def _adjacent(text: str, before: re.Match[str], after: re.Match[str]) -> bool:
+    """Two tokens with only spaces or a hyphen between them: one phrase."""
+    return text[before.end() : after.start()].strip(" -") == ""
 
 
 def normalize_code(code: str) -> str:
@@ -102,6 +107,9 @@ class NameMatcher:
             self._names.setdefault(key, name)
         self._codes = {normalize_code(key): key for key in self._names}
         self._words = [sorted(set(words(name))) for _, name in self._entries]
+        self._words_of: dict[str, set[str]] = {}  # a key's own name's words (not its aliases')
+        for (key, _), words_of in zip(self._entries, self._words, strict=True):
+            self._words_of.setdefault(key, set(words_of))
         frequency = Counter(word for name_words in self._words for word in name_words)
         count = len(self._entries)
         self._weight = {word: math.log(1 + count / seen) for word, seen in frequency.items()}
@@ -144,43 +152,39 @@ class NameMatcher:
         """Whether `text` names `match`'s entry unmistakably though not by its whole name
         ("stepper motors" for the Stepper Motor NEMA 23): the words it has of that name belong
         to no other entry together, it writes no word of another entry's name that this one
-        lacks, and no word inside the product's mention or right after it is new (not `known`
-        from ordinary order messages): "stainless bolts", "Cat6 patch cables" may name a
-        product the catalogue does not have."""
+        lacks, and the words right before, inside and right after the mention are all `known`
+        (seen in ordinary order messages): "stainless bolts", "Cat6 patch cables", "first aid
+        kits" may name a product the catalogue does not have."""
         if match.code_span is not None:
             return True
-        own = set(self._words[[key for key, _ in self._entries].index(match.key)])
+        own = self._words_of[match.key]
         tokens = list(_TOKEN.finditer(text))
-        mine = []  # indexes of the tokens that write the entry's name
+        mine: list[int] = []  # the tokens that write a word of the entry's name
+        named: set[str] = set()  # the words of its name they write
         for index, token in enumerate(tokens):
             written = stem(token[0])
-            close = {
-                word for word, similarity in self._resembled(written).items() if similarity >= 0.85
-            }
+            close = {word for word, alike in self._resembled(written).items() if alike >= 0.85}
             if close & own:
                 mine.append(index)
+                named |= {word for word in close & own if word.isalpha()}
             elif close and not written.isdigit():  # a bare figure may be the quantity
                 return False  # a word of another product's name, or a figure with its unit
-        named = {
-            word
-            for i in mine
-            for word in own
-            if word.isalpha() and self._resembled(stem(tokens[i][0])).get(word, 0) >= 0.85
-        }
-        if not named or any(
-            named <= set(other)
-            for (key, _), other in zip(self._entries, self._words, strict=True)
-            if key != match.key
-        ):
+        if not named or any(named <= set(other) for key, other in self._others(match.key)):
             return False
-        last = mine[-1]
-        around = range(mine[0], last + 1)
-        if (
-            last + 1 < len(tokens)
-            and text[tokens[last].end() : tokens[last + 1].start()].strip(" -") == ""
-        ):
-            around = range(mine[0], last + 2)  # the word right after: the head noun
-        return all(i in mine or _known(stem(tokens[i][0]), known) for i in around)
+        first, last = mine[0], mine[-1]
+        if first > 0 and _adjacent(text, tokens[first - 1], tokens[first]):
+            first -= 1  # the word right before: "first aid kits"
+        if last + 1 < len(tokens) and _adjacent(text, tokens[last], tokens[last + 1]):
+            last += 1  # the word right after: the head noun
+        return all(i in mine or _known(stem(tokens[i][0]), known) for i in range(first, last + 1))
+
+    def _others(self, key: str) -> Iterator[tuple[str, list[str]]]:
+        """The names' words of every entry but `key`."""
+        return (
+            (other, words_of)
+            for (other, _), words_of in zip(self._entries, self._words, strict=True)
+            if other != key
+        )
 
     def another(self, text: str, match: Match) -> Match | None:
         """The entry besides `match` that `text` names best once `match`'s code and the words

@@ -34,6 +34,14 @@ WORD_VALUES: dict[str, int] = {
 _PHRASES = {"half a dozen": 6, "a couple of": 2, "a pair of": 2}
 _SCALES = {"hundred": 100, "thousand": 1000, "dozen": 12}
 
+# Words that make a figure a count: a quantity's label ("qty 3", "Menge: 40") and a count's
+# unit ("3 pcs", "120 Stk."), in the languages orders arrive in.
+QUANTITY_LABELS = (
+    r"qty|quantity|quantities|menge|anzahl|aantal|qt[e\u00e9]|quantit[e\u00e9]|cantidad|cant"
+    r"|quantit\u00e0"
+)
+COUNT_UNITS = r"pcs|pc|pieces|units?|stk|st(?:\u00fc|ue)ck|ea|nos"
+
 _DIGITS = re.compile(r"(?<![\d.,])\d(?:[\d.,]*\d)?")
 # A number in words: "twenty", "a dozen", "two hundred", "three hundred and fifty",
 # "twenty-five", "two thousand five hundred". "a" counts only before a scale ("a hundred").
@@ -56,14 +64,14 @@ _WORDS = re.compile(
 # Number words of the other languages orders arrive in (German, Dutch, French, Spanish,
 # Italian): units and tens, hundreds ("dreihundert", "drie honderd", "trois cents",
 # "trescientos", "duecento") and dozens ("una docena", "zwei Dutzend", "una dozzina"). Left out:
-# words English or German use otherwise ("once", "sept", "mil", a lone "cent", "otto"), and the
-# articles ("ein", "une", "een", "uno") except before a dozen.
+# words English or German use otherwise ("once", "sept", "mil", a lone "cent", "otto", "due",
+# "sei"), and the articles ("ein", "une", "een", "uno") except before a dozen.
 _FOREIGN_VALUES = {
-    **dict.fromkeys(["zwei", "twee", "deux", "dos", "due"], 2),
+    **dict.fromkeys(["zwei", "twee", "deux", "dos"], 2),
     **dict.fromkeys(["drei", "drie", "trois", "tres", "tre"], 3),
     **dict.fromkeys(["vier", "quatre", "cuatro", "quattro"], 4),
     **dict.fromkeys(["fünf", "vijf", "cinq", "cinco", "cinque"], 5),
-    **dict.fromkeys(["sechs", "zes", "seis", "sei"], 6),
+    **dict.fromkeys(["sechs", "zes", "seis"], 6),
     **dict.fromkeys(["sieben", "zeven", "siete", "sette"], 7),
     **dict.fromkeys(["acht", "huit", "ocho"], 8),
     **dict.fromkeys(["neun", "negen", "neuf", "nueve", "nove"], 9),

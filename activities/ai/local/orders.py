@@ -15,7 +15,7 @@ from datetime import date
 from activities.ai.local.dates import DateMention, find_dates
 from activities.ai.local.examples import OrderExample, OrderLineLabel
 from activities.ai.local.fuzzy import Match, NameMatcher, codes_written, normalize_code, words
-from activities.ai.local.numbers import NumberMention, find_numbers
+from activities.ai.local.numbers import COUNT_UNITS, QUANTITY_LABELS, NumberMention, find_numbers
 from activities.ai.local.segments import Segment, clauses
 from activities.ai.local.span_tagger import OTHER, Features, SpanTagger, span_context
 from activities.ai.local.tables import Table, layouts
@@ -87,12 +87,8 @@ def _labelled_line(
 
 
 # A figure written as a count: "x4", "4x", "4 \u00d7", "qty 10", "10 pcs".
-_COUNT_BEFORE = re.compile(
-    r"(?:[x\u00d7]|\b(?:qty|quantity|menge|anzahl|aantal|qt[e\u00e9]|cantidad)\s*[:.]?)\s*$", re.I
-)
-_COUNT_AFTER = re.compile(
-    r"\s*(?:[x\u00d7](?![a-z])|(?:pcs|pieces|units|stk|st\u00fcck|ea)\b)", re.I
-)
+_COUNT_BEFORE = re.compile(rf"(?:[x\u00d7]|\b(?:{QUANTITY_LABELS})\s*[:.]?)\s*$", re.I)
+_COUNT_AFTER = re.compile(rf"\s*(?:[x\u00d7](?![a-z])|(?:{COUNT_UNITS})\b)", re.I)
 
 
 def _part_of_product(text: str, number: NumberMention, match: Match) -> tuple[bool, bool]:
@@ -124,9 +120,11 @@ _NOT_PLAIN = re.compile(
 # Quoted mail: "> ..." lines, and everything after "-----Original Message-----" or "On ... wrote:".
 _QUOTED = re.compile(r"^>.*$|^-{2,}\s*Original Message\s*-{2,}[\s\S]*|^On .+ wrote:[\s\S]*", re.M)
 # A forward that asks to enter the order quoted below it.
+# A forward that asks, plainly, to enter the order quoted below it ("please process the
+# reorder below", "can you enter this one?"); not "did you process ...", not "do not ...".
 _FORWARDED = re.compile(
-    r"\b(?:(?:process|place|enter|book|order)\b[^.?!\n]*\b(?:below|this one|this)\b"
-    r"|see below)",
+    r"\b(?:please|kindly|can you|could you)(?:\s+please)?\s+(?:process|place|enter|book)\s+"
+    r"(?:(?:this|it)\b(?!\s+(?:month|week|year|quarter|time))|[^.?!\n]*\bbelow\b)",
     re.I,
 )
 # A clause that asks for something by number ("please send 30") though it names no product.
@@ -137,7 +135,7 @@ _ORDERING = re.compile(
 )
 # "3 flux capacitors", "5 x things": a count of something, ordered or not a person's to say.
 _COUNTED = re.compile(
-    r"\s*(?:x|pcs\.?|pieces|units|ea|nos\.?|of)?\s*(?!(?:days?|weeks?|months?|years?|hours?"
+    rf"\s*(?:x|(?:{COUNT_UNITS})\.?|of)?\s*(?!(?:days?|weeks?|months?|years?|hours?"
     r"|minutes?|mins?|h|am|pm|percent|more|times|or|and|to|of)\b)[A-Za-z]{3,}",
     re.I,
 )
@@ -166,10 +164,12 @@ def _a_year(text: str, number: NumberMention) -> bool:
     return 1990 <= number.value <= 2100 and bool(_YEAR_CONTEXT.search(text[: number.start]))
 
 
-# A clause that opens with a count: "qty 3", "16 units at 96.00", "4 Stk."
-_OPENS_WITH_COUNT = re.compile(
-    r"\s*(?:(?:qty|quantity|menge|anzahl|aantal|qt[e\u00e9]|cantidad)\s*[:.]?\s*)?\d+\s*"
-    r"(?:x|pcs|pieces|units?|stk|st\u00fcck|ea)?\b",
+# A clause that is nothing but a count, and maybe its price: "qty 3.", "16 units at 96.00 =
+# 1,536.00", "40 pieces in total" (not "2 units were bent").
+_ONLY_A_COUNT = re.compile(
+    rf"\s*(?:(?:{QUANTITY_LABELS})\s*[:.]?\s*)?\d+\s*(?:x|{COUNT_UNITS})?\b\.?"
+    r"(?:\s*(?:at|@|\u00e0|a|x)\s*[\d.,]+(?:\s*(?:=|each|ea\.?)\s*[\d.,]*)?)?"
+    r"(?:\s*(?:in total|in all|total|insgesamt|au total|en total))?\s*\.?\s*",
     re.I,
 )
 
@@ -189,7 +189,7 @@ def _rejoined(
                 and named.score >= MIN_MATCH_SCORE
                 and not _figures(joined[-1].text, named, today)
                 and (counted is None or counted.score < WEAK_MATCH)
-                and _OPENS_WITH_COUNT.match(segment.text)
+                and _ONLY_A_COUNT.fullmatch(segment.text)
             ):
                 start = joined[-1].start
                 joined[-1] = Segment(start, segment.end, text[start : segment.end])
@@ -292,16 +292,23 @@ def _quantity_features(text: str, number: NumberMention, match: Match) -> Featur
 
 
 def _table_lines(
-    found: Sequence[Table], matcher: NameMatcher
+    found: Sequence[Table], matcher: NameMatcher, catalogue: Sequence[CatalogueItem]
 ) -> tuple[list[ExtractedOrderLine], list[str]]:
     """The order lines of pasted tables, read by column; a row whose product or quantity
-    cannot be read, or that names a product twice with two quantities, is a person's."""
+    cannot be read, that names two products (two codes, or a code and another's name), or
+    a product twice with two quantities, is a person's."""
     lines: list[ExtractedOrderLine] = []
     unresolved: list[str] = []
     for row in (row for table in found for row in table.rows):
         match = matcher.best(row.product)
         text = row.segment.text.strip()
-        if row.quantity is None or match is None or match.score < MIN_MATCH_SCORE:
+        if (
+            row.quantity is None
+            or match is None
+            or match.score < MIN_MATCH_SCORE
+            or len(set(_codes_in(row.product, catalogue))) > 1
+            or _names_another(row.product, match, matcher)
+        ):
             unresolved.append(text)
         elif row.quantity == 0:
             continue  # "Order qty 0" on a stock sheet: not ordered
@@ -319,6 +326,82 @@ def _table_lines(
         else:
             unresolved.append(text)
     return lines, unresolved
+
+
+def _quoted(
+    text: str,
+    lines: Sequence[ExtractedOrderLine],
+    found: Sequence[Table],
+    segments: Sequence[Segment],
+    item_odds: Sequence[dict[str, float]],
+) -> list[str]:
+    """What quoted mail holds that looks like order lines (an earlier order?): a person's,
+    unless the message itself orders nothing and asks for what it quotes ("please process the
+    reorder below")."""
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+
+    def in_quote(start: int) -> bool:
+        return any(a <= start < b for a, b in quoted)
+
+    rows = [row.segment.text.strip() for t in found if in_quote(t.start) for row in t.rows]
+    clauses = [s.text.strip() for s in segments if in_quote(s.start)]
+    own = [line for line in lines if line.source_text not in {*rows, *clauses}]
+    if _FORWARDED.search(_QUOTED.sub("", text)) and not own:
+        return []
+    likely = [
+        s.text.strip()
+        for s, odds in zip(segments, item_odds, strict=True)
+        if in_quote(s.start) and odds[ITEM] >= UNSURE_ITEM
+    ]
+    return rows + likely
+
+
+def _names_another(
+    text: str, match: Match, matcher: NameMatcher, quantity: int | None = None
+) -> bool:
+    """Whether `text` names a second product besides `match`'s, or another size or model of it
+    ("Lithium Battery Pack 24V", "Ball Bearing 6205"): what was read as one line may be two, or
+    a product the catalogue lacks."""
+    second = matcher.another(text, match)
+    return (second is not None and second.score >= SECOND_PRODUCT) or _other_variant(
+        text, match, quantity
+    )
+
+
+# A size or a rating as written: "24V", "10 m", '6"', "2 inch", "4 pouces".
+_SIZE = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?(kw|w|v|mm|cm|m|kg|ah|mah|hz|bar|psi|nm|\"|inch(?:es)?|in|pouces?"
+    r"|zoll)(?![\w])",
+    re.I,
+)
+_INCH = {'"', "inch", "inches", "in", "pouce", "pouces", "zoll"}
+_MODEL = re.compile(r"(?<![\w.,/:-])\d{4,6}(?![\w.,/:-])")  # a model number: 6204, 22210
+
+
+def _sizes(text: str) -> set[tuple[str, float]]:
+    found = set()
+    for size in _SIZE.finditer(text):
+        unit = size[2].lower()
+        found.add(("inch" if unit in _INCH else unit, float(size[1].replace(",", "."))))
+    return found
+
+
+def _other_variant(text: str, match: Match, quantity: int | None) -> bool:
+    """A size the product's name has in another value (a 24V pack where the name says 48V), or
+    a model number of the same length that differs from the name's (6205 for 6204) and is not
+    the line's `quantity`."""
+    if match.code_span is not None:
+        text = text[: match.code_span[0]] + text[match.code_span[1] :]
+    named = _sizes(match.name)
+    units = {unit for unit, _ in named}
+    if any(unit in units and size not in named for size in _sizes(text) for unit in [size[0]]):
+        return True
+    models = set(_MODEL.findall(match.name))
+    lengths = {len(model) for model in models}
+    return any(
+        len(m) in lengths and m not in models and int(m) != quantity and not 1990 <= int(m) <= 2100
+        for m in _MODEL.findall(text)
+    )
 
 
 def _codes_in(text: str, catalogue: Sequence[CatalogueItem]) -> list[str]:
@@ -386,7 +469,7 @@ class OrderExtractor:
     def extract(self, request: ExtractOrderRequest) -> ExtractOrderResult:
         matcher = self._matcher_for(request.catalogue)
         found = layouts(request.text)
-        lines, unresolved = _table_lines(found, matcher)
+        lines, unresolved = _table_lines(found, matcher, request.catalogue)
         segments = _rejoined(
             [
                 segment
@@ -414,10 +497,12 @@ class OrderExtractor:
             if odds[ITEM] < 0.5:
                 continue
             line = self._line(segment.text, match, odds[ITEM], numbers)
-            if line is not None and match is not None:
-                second = matcher.another(segment.text, match)
-                if second is not None and second.score >= SECOND_PRODUCT:
-                    unresolved.append(segment.text.strip())  # one figure, two products
+            if (
+                line is not None
+                and match is not None
+                and _names_another(segment.text, match, matcher, line.quantity)
+            ):
+                unresolved.append(segment.text.strip())  # one figure, two products
             first = next((seen for seen in lines if line and seen.sku == line.sku), None)
             if line is None:
                 unread.append((segment.text.strip(), match, numbers))
@@ -466,21 +551,7 @@ class OrderExtractor:
             and match.score >= NAMED
             and match.key not in taken
         ]
-        quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(request.text)]
-        in_quote = [any(a <= segment.start < b for a, b in quoted) for segment in segments]
-        # Quoted lines are a person's (an earlier order?) unless the message itself orders
-        # nothing and asks for what is quoted ("please process the reorder below").
-        forwarded = _FORWARDED.search(_QUOTED.sub("", request.text)) is not None and not any(
-            line.source_text == segment.text.strip()
-            for line in lines
-            for segment, quote in zip(segments, in_quote, strict=True)
-            if not quote
-        )
-        unresolved += [
-            segment.text.strip()
-            for segment, odds, quote in zip(segments, item_odds, in_quote, strict=True)
-            if odds[ITEM] >= UNSURE_ITEM and quote and not forwarded
-        ]
+        unresolved += _quoted(request.text, lines, found, segments, item_odds)
         if lines and (cue := _NOT_PLAIN.search(request.text)):
             unresolved.append(f"the message says {cue[0]!r}")
         requested, date_confidence = self._requested_date(request.text, request.today)

@@ -13,22 +13,24 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from activities.ai.local.numbers import find_numbers, parse_number
+from activities.ai.local.numbers import COUNT_UNITS, QUANTITY_LABELS, find_numbers, parse_number
 from activities.ai.local.segments import Segment, lines
 
 # The header of the quantity column, in the languages customers write in.
 _QUANTITY_HEADER = re.compile(
-    r"(?:order(?:ed)?\s+|bestell)?(?:qty|quantity|quantities|menge|anzahl|st(?:\u00fc|ue)ck"
-    r"|stk|aantal|qt[e\u00e9]|quantit[e\u00e9]|cantidad|cant|quantit\u00e0|pcs|pieces|units)\.?",
-    re.I,
+    rf"(?:order(?:ed)?\s+|bestell)?(?:{QUANTITY_LABELS}|{COUNT_UNITS})\.?", re.I
 )
-# How cells are apart, tried in turn: the first that splits the header into cells wins. A
-# comma counts only with no space after it (CSV), not in prose ("Quantity, please confirm").
+# How cells are apart, tried in turn: the first that splits the header into figure-free cells
+# with one quantity column wins. A comma counts only with no space after it (CSV), not in
+# prose ("Quantity, please confirm").
 _DELIMITERS = (re.compile(r"\|"), re.compile(r"\t"), re.compile(r";"), re.compile(r",(?! )"))
 _SPACED = re.compile(r" {2,}")  # fixed-width columns
 _RULE = re.compile(r"[\s|:+=-]+")  # a pipe table's |----|----| line
-_COUNT = re.compile(r"(\d[\d.,']*)\s*(?:pcs|pc|stk|st|ea|units?|x)?\.?", re.I)
-_TOTAL = re.compile(r"\b(?:total|sum|summe|gesamt|totaal|totale)\b", re.I)
+_COUNT = re.compile(rf"(\d[\d.,']*)\s*(?:{COUNT_UNITS}|x)?\.?", re.I)
+# A totals row: its first cell of text says so.
+_TOTAL = re.compile(r"(?:sub)?totals?\b|sum\b|summe|gesamt|totaal|totale", re.I)
+# Packs, boxes, pallets: is the count of packs or of pieces? A person's to say.
+_PACKED = re.compile(r"box(?:es)?|bx|ctns?|cartons?|packs?|pk|cases?|pallets?|plt|pack size", re.I)
 _FIGURE_CELL = re.compile(r"[\d.,'\s]+")  # a position number, a price: no product in it
 _FIELD = re.compile(r"\s*(?P<label>[^\W\d][\w .#/-]{0,29}?)\s*:\s*(?P<value>\S.*)")
 
@@ -69,6 +71,11 @@ def _header(text: str) -> tuple[re.Pattern[str], int] | None:
     return None
 
 
+def _packed(cells: list[str]) -> bool:
+    """A header with a column of pack sizes or of packs: its rows' counts are of what?"""
+    return any(_PACKED.fullmatch(cell) for cell in cells)
+
+
 def _framed(header: str, delimiter: re.Pattern[str]) -> bool:
     header = header.strip()
     return delimiter.pattern == r"\|" and header.startswith("|") and header.endswith("|")
@@ -90,14 +97,15 @@ def _count(cell: str) -> int | None:
     return int(parsed[0])
 
 
-def _row(segment: Segment, cells: list[str], column: int) -> TableRow | None:
+def _row(segment: Segment, cells: list[str], column: int, packed: bool = False) -> TableRow | None:
     """A row of the table, or None for a row that orders nothing: a totals row, a row of
-    empty cells."""
-    others = [cell for i, cell in enumerate(cells) if i != column]
-    product = "  ".join(c for c in others if c and not _FIGURE_CELL.fullmatch(c))
-    if not product or _TOTAL.search(product):
+    empty cells. A row counted in packs (a "BOX" cell, or a `packed` table: a "Pack size"
+    column) has no count a line can take: a person reads it."""
+    texts = [c for i, c in enumerate(cells) if i != column and c and not _FIGURE_CELL.fullmatch(c)]
+    if not texts or _TOTAL.match(texts[0]):
         return None
-    return TableRow(segment, product, _count(cells[column]))
+    in_packs = packed or any(_PACKED.fullmatch(cell) for cell in texts)
+    return TableRow(segment, "  ".join(texts), None if in_packs else _count(cells[column]))
 
 
 def _blank_line_between(text: str, end: int, start: int) -> bool:
@@ -126,18 +134,21 @@ def records(text: str) -> Iterator[Table]:
 
 
 def _records_of(fields: list[tuple[Segment, str, str]]) -> Iterator[Table]:
+    """The records of a run of fields. One with a quantity and nothing else ("Qty: 12" again),
+    or with two quantities, is a row of no product: a person's to read."""
     record: list[tuple[Segment, str, str]] = []
     for field in [*fields, None]:
         if field is None or any(label == field[1] for _, label, _ in record):
             heads = [
                 i for i, (_, label, _) in enumerate(record) if _QUANTITY_HEADER.fullmatch(label)
             ]
-            if len(heads) == 1 and len(record) >= 2:
+            if heads:
                 first, last = record[0][0], record[-1][0]
                 cells = [value for _, _, value in record]
-                row = _row(Segment(first.start, last.end, " / ".join(cells)), cells, heads[0])
-                if row is not None:
-                    yield Table(first.start, last.end, [row])
+                segment = Segment(first.start, last.end, " / ".join(cells))
+                single = len(heads) == 1 and len(record) >= 2
+                row = _row(segment, cells, heads[0]) if single else None
+                yield Table(first.start, last.end, [row or TableRow(segment, "", None)])
             record = []
         if field is not None:
             record.append(field)
@@ -155,7 +166,8 @@ def tables(text: str) -> Iterator[Table]:
             continue
         delimiter, column = header
         framed = _framed(found[index].text, delimiter)
-        width = len(_cells(found[index].text, delimiter, framed))
+        head = _cells(found[index].text, delimiter, framed)
+        width, packed = len(head), _packed(head)
         start, end, rows = found[index].start, found[index].end, []
         index += 1
         while index < len(found):
@@ -168,7 +180,7 @@ def tables(text: str) -> Iterator[Table]:
             cells = _cells(segment.text, delimiter, framed)
             if len(cells) != width:
                 break
-            if (row := _row(segment, cells, column)) is not None:
+            if (row := _row(segment, cells, column, packed)) is not None:
                 rows.append(row)
             end, index = segment.end, index + 1
         if rows:
