@@ -10,7 +10,7 @@ import base64
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.app import create_app
+from api.routers import tasks as tasks_router
 from core.db import make_engine, session_scope
 from core.inbox import write_task
 from core.settings import Settings
@@ -296,6 +297,77 @@ async def test_a_decision_no_worker_answers_is_504_not_applied_yet(
     assert response.json()["error"]["code"] == "not_applied_yet"
 
 
+# -- an update that got no answer in time --------------------------------------------------
+
+
+def _hour_long_approvals(stack: Stack) -> None:
+    stack.set_policy(
+        ORDER_FULFILLMENT,
+        FAST_POLICY.model_copy(
+            update={"approval_due": timedelta(hours=1), "approval_expires": timedelta(hours=2)}
+        ),
+    )
+
+
+async def test_a_decision_answered_late_is_read_back_from_the_closed_task(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update applied, but its answer came too late (a busy machine): the API reads the
+    closed task's verdict for the action instead of answering 504."""
+    _hour_long_approvals(stack)
+    process_id = await start(stack, ORDER, LARGE, key=ALICE)
+    task_id = await open_task(stack, process_id, BOB)
+
+    async def answered_late(temporal: Any, handle: Any, action: Any) -> Any:
+        await real_send(temporal, handle, action)
+        await handle.result()  # the task has closed
+        raise tasks_router._NOT_APPLIED_YET
+
+    real_send = tasks_router._send
+    monkeypatch.setattr(tasks_router, "_send", answered_late)
+    async with serve(create_app(stack.settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post(
+            f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
+        )
+    assert response.status_code == 200, response.text
+    await until(stack, process_id, "completed")
+
+
+async def test_a_decision_unanswered_while_another_closes_the_task_is_409(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update still waiting when another decision closes the task is aborted by Temporal:
+    the API answers 409 (closed), as to a decision that came after, not 504."""
+    _hour_long_approvals(stack)
+    process_id = await start(stack, ORDER, LARGE, key=ALICE)
+    task_id = await open_task(stack, process_id, BOB)
+    waiting: list[str] = []
+
+    async def first_one_waits(temporal: Any, handle: Any, action: Any) -> Any:
+        if waiting:
+            return await real_send(temporal, handle, action)
+        waiting.append(action.action_id)
+        await handle.result()  # closed by the other decision meanwhile
+        raise tasks_router._NOT_APPLIED_YET
+
+    real_send = tasks_router._send
+    monkeypatch.setattr(tasks_router, "_send", first_one_waits)
+    async with serve(create_app(stack.settings)) as url, httpx.AsyncClient(base_url=url) as http:
+
+        def decide() -> Awaitable[httpx.Response]:
+            return http.post(
+                f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
+            )
+
+        first = asyncio.ensure_future(decide())
+        await wait_for(lambda: asyncio.sleep(0, list(waiting)), "the first decision on its way")
+        second = await decide()
+        unanswered = await first
+    assert second.status_code == 200, second.text
+    assert unanswered.status_code == 409, unanswered.text
+    assert unanswered.json()["error"]["code"] == "task_closed"
+
+
 # -- the database pool and a crowd on one task -------------------------------------------------
 
 
@@ -304,12 +376,7 @@ async def test_twenty_decisions_at_once_one_applies_and_none_fails(stack: Stack)
     app = create_app(
         stack.settings.model_copy(update={"database_pool_size": 2, "database_max_overflow": 0})
     )
-    stack.set_policy(
-        ORDER_FULFILLMENT,
-        FAST_POLICY.model_copy(
-            update={"approval_due": timedelta(hours=1), "approval_expires": timedelta(hours=2)}
-        ),
-    )
+    _hour_long_approvals(stack)
     process_id = await start(stack, ORDER, LARGE, key=ALICE)
     task_id = await open_task(stack, process_id, BOB)
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:

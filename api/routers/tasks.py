@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import (
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -312,6 +313,10 @@ class TaskCall:
             if earlier is None:
                 raise _CLOSED from None
             verdict = earlier
+        except ApiError as error:
+            if error is not _NOT_APPLIED_YET:
+                raise
+            verdict = await self._unanswered(handle, action_id)
         _raise_refusal(verdict)
         return await read(self.engine, lambda session: _reloaded(session, task.task_id))
 
@@ -341,6 +346,22 @@ class TaskCall:
                 raise _CLOSED from exc
             raise
         _raise_refusal(verdict)
+
+    async def _unanswered(self, handle: WorkflowHandle[Any, Any], action_id: str) -> Verdict:
+        """What became of an action whose update got no answer in time. A task still open may
+        apply it yet: still 504. A closed one (the updates still waiting when a decision closes
+        the task are aborted) has its verdict, if it applied it, else 409."""
+        temporal = self.temporal
+        described = await temporal.call(handle.describe(rpc_timeout=temporal.rpc_timeout))
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            raise _NOT_APPLIED_YET
+        try:
+            verdict = await temporal.call(verdict_of(handle, action_id), query=True)
+        except ApiError:  # no worker to read the closed run: still unknown
+            raise _NOT_APPLIED_YET from None
+        if verdict is None:
+            raise _CLOSED
+        return verdict
 
     def _action_id(self, kind: ActionKind) -> str:
         """With an Idempotency-Key, a retried request is the same action, applied once; a retry
