@@ -8,7 +8,7 @@ a worker answers, BATON_API_QUERY_TIMEOUT_SECONDS).
 """
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -60,7 +60,11 @@ class Temporal:
         return timedelta(seconds=self.query_timeout)
 
     async def call(
-        self, awaitable: Awaitable[T], *, query: bool = False, late: ApiError | None = None
+        self,
+        awaitable: Awaitable[T],
+        *,
+        query: bool = False,
+        late: Callable[[], ApiError] | None = None,
     ) -> T:
         """Awaits one call to Temporal within its bound; 503 when Temporal cannot answer, or
         `late` when the call's bound passes (for calls that may still take effect)."""
@@ -68,10 +72,10 @@ class Temporal:
         try:
             return await asyncio.wait_for(awaitable, bound)
         except TimeoutError:
-            raise late or _timed_out(bound, query) from None
+            raise late() if late else _timed_out(bound, query) from None
         except RPCError as exc:
             if exc.status in _TIMED_OUT:
-                raise late or _timed_out(bound, query) from exc
+                raise late() if late else _timed_out(bound, query) from exc
             if exc.status is RPCStatusCode.UNAVAILABLE:
                 raise unavailable(exc.message) from exc
             if exc.status is RPCStatusCode.FAILED_PRECONDITION and "no poller" in exc.message:
@@ -82,7 +86,7 @@ class Temporal:
                 raise
             raise unavailable(str(exc)) from exc
 
-    async def answer(self, awaitable: Awaitable[T], *, late: ApiError) -> T:
+    async def answer(self, awaitable: Awaitable[T], *, late: Callable[[], ApiError]) -> T:
         """Awaits a call a worker answers (an update): 503 as soon as Temporal's frontend has
         not answered within its bound, `late` when the worker has not within a query's."""
         answering = asyncio.ensure_future(self.call(awaitable, query=True, late=late))

@@ -31,6 +31,7 @@ from tests.helpers import (
     ALICE,
     BOB,
     DAVE,
+    DEADLINE_S,
     ERIN,
     FAST_POLICY,
     Stack,
@@ -321,11 +322,14 @@ async def test_a_decision_answered_late_is_read_back_from_the_closed_task(
     async def answered_late(temporal: Any, handle: Any, action: Any) -> Any:
         await real_send(temporal, handle, action)
         await handle.result()  # the task has closed
-        raise tasks_router._NOT_APPLIED_YET
+        raise tasks_router._NotAppliedYet()
 
     real_send = tasks_router._send
     monkeypatch.setattr(tasks_router, "_send", answered_late)
-    async with serve(create_app(stack.settings)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serve(create_app(stack.settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
         response = await http.post(
             f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
         )
@@ -341,18 +345,21 @@ async def test_a_decision_unanswered_while_another_closes_the_task_is_409(
     _hour_long_approvals(stack)
     process_id = await start(stack, ORDER, LARGE, key=ALICE)
     task_id = await open_task(stack, process_id, BOB)
-    waiting: list[str] = []
+    on_its_way = asyncio.Event()
 
     async def first_one_waits(temporal: Any, handle: Any, action: Any) -> Any:
-        if waiting:
+        if on_its_way.is_set():
             return await real_send(temporal, handle, action)
-        waiting.append(action.action_id)
+        on_its_way.set()
         await handle.result()  # closed by the other decision meanwhile
-        raise tasks_router._NOT_APPLIED_YET
+        raise tasks_router._NotAppliedYet()
 
     real_send = tasks_router._send
     monkeypatch.setattr(tasks_router, "_send", first_one_waits)
-    async with serve(create_app(stack.settings)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serve(create_app(stack.settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
 
         def decide() -> Awaitable[httpx.Response]:
             return http.post(
@@ -360,7 +367,7 @@ async def test_a_decision_unanswered_while_another_closes_the_task_is_409(
             )
 
         first = asyncio.ensure_future(decide())
-        await wait_for(lambda: asyncio.sleep(0, list(waiting)), "the first decision on its way")
+        await asyncio.wait_for(on_its_way.wait(), DEADLINE_S)
         second = await decide()
         unanswered = await first
     assert second.status_code == 200, second.text

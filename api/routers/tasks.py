@@ -214,17 +214,24 @@ class _Closed(Exception):
     """The task takes no more actions."""
 
 
-_NOT_APPLIED_YET = ApiError(
-    504,
-    "not_applied_yet",
-    "the task's workflow has not answered yet; it may still apply the action: ask again "
-    "(with the same Idempotency-Key) later",
-)
+# Raised afresh each time (a raised exception keeps its traceback, and every request's frames).
+class _NotAppliedYet(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            504,
+            "not_applied_yet",
+            "the task's workflow has not answered yet; it may still apply the action: ask again "
+            "(with the same Idempotency-Key) later",
+        )
 
 
-_CLOSED = ApiError(
-    409, "task_closed", "the task no longer takes actions", {"refusal": Refusal.CLOSED}
-)
+class _TaskClosed(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            409, "task_closed", "the task no longer takes actions", {"refusal": Refusal.CLOSED}
+        )
+
+
 _REFUSAL_CODES = {403: "forbidden", 409: "conflict", 422: "validation_error"}
 
 
@@ -249,9 +256,9 @@ async def _send(
         rpc_timeout=temporal.query_rpc_timeout,
     )
     try:
-        return await temporal.answer(update, late=_NOT_APPLIED_YET)
+        return await temporal.answer(update, late=_NotAppliedYet)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise _NOT_APPLIED_YET from None
+        raise _NotAppliedYet() from None
     except WorkflowUpdateFailedError as exc:  # the validator refused it: not in history
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == REFUSED_MALFORMED:
@@ -311,11 +318,9 @@ class TaskCall:
             if self.idempotency_key:
                 earlier = await temporal.call(verdict_of(handle, action_id), query=True)
             if earlier is None:
-                raise _CLOSED from None
+                raise _TaskClosed() from None
             verdict = earlier
-        except ApiError as error:
-            if error is not _NOT_APPLIED_YET:
-                raise
+        except _NotAppliedYet:
             verdict = await self._unanswered(handle, action_id)
         _raise_refusal(verdict)
         return await read(self.engine, lambda session: _reloaded(session, task.task_id))
@@ -325,7 +330,7 @@ class TaskCall:
         Changes nothing (a query), so it needs no signature."""
         task, temporal = self.task, self.temporal
         if task.status != TaskStatus.OPEN:
-            raise _CLOSED
+            raise _TaskClosed()
         action = TaskAction(
             action_id=str(uuid.uuid4()),
             kind=ActionKind.DECIDE,
@@ -343,7 +348,7 @@ class TaskCall:
             verdict = await temporal.call(query, query=True)
         except RPCError as exc:
             if is_closed_or_missing(exc):
-                raise _CLOSED from exc
+                raise _TaskClosed() from exc
             raise
         _raise_refusal(verdict)
 
@@ -352,15 +357,15 @@ class TaskCall:
         apply it yet: still 504. A closed one (the updates still waiting when a decision closes
         the task are aborted) has its verdict, if it applied it, else 409."""
         temporal = self.temporal
-        described = await temporal.call(handle.describe(rpc_timeout=temporal.rpc_timeout))
-        if described.status is WorkflowExecutionStatus.RUNNING:
-            raise _NOT_APPLIED_YET
         try:
+            described = await temporal.call(handle.describe(rpc_timeout=temporal.rpc_timeout))
+            if described.status is WorkflowExecutionStatus.RUNNING:
+                raise _NotAppliedYet()
             verdict = await temporal.call(verdict_of(handle, action_id), query=True)
-        except ApiError:  # no worker to read the closed run: still unknown
-            raise _NOT_APPLIED_YET from None
+        except (ApiError, RPCError):  # Temporal slow, or no worker to read the run: unknown
+            raise _NotAppliedYet() from None
         if verdict is None:
-            raise _CLOSED
+            raise _TaskClosed()
         return verdict
 
     def _action_id(self, kind: ActionKind) -> str:
