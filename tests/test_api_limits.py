@@ -10,7 +10,7 @@ import base64
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -301,13 +301,31 @@ async def test_a_decision_no_worker_answers_is_504_not_applied_yet(
 # -- an update that got no answer in time --------------------------------------------------
 
 
-def _hour_long_approvals(stack: Stack) -> None:
+async def _an_open_approval(stack: Stack) -> tuple[str, str]:
+    """A large order waiting for an hour-long approval: its process and task ids."""
     stack.set_policy(
         ORDER_FULFILLMENT,
         FAST_POLICY.model_copy(
             update={"approval_due": timedelta(hours=1), "approval_expires": timedelta(hours=2)}
         ),
     )
+    process_id = await start(stack, ORDER, LARGE, key=ALICE)
+    return process_id, await open_task(stack, process_id, BOB)
+
+
+@asynccontextmanager
+async def _decisions(
+    app: FastAPI, task_id: str
+) -> AsyncIterator[Callable[[str], Awaitable[httpx.Response]]]:
+    """Serves `app`; yields what posts an approval of the task with a key."""
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+
+        def decide(key: str) -> Awaitable[httpx.Response]:
+            return http.post(
+                f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(key)
+            )
+
+        yield decide
 
 
 async def test_a_decision_answered_late_is_read_back_from_the_closed_task(
@@ -315,9 +333,7 @@ async def test_a_decision_answered_late_is_read_back_from_the_closed_task(
 ) -> None:
     """The update applied, but its answer came too late (a busy machine): the API reads the
     closed task's verdict for the action instead of answering 504."""
-    _hour_long_approvals(stack)
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    process_id, task_id = await _an_open_approval(stack)
 
     async def answered_late(temporal: Any, handle: Any, action: Any) -> Any:
         await real_send(temporal, handle, action)
@@ -326,13 +342,8 @@ async def test_a_decision_answered_late_is_read_back_from_the_closed_task(
 
     real_send = tasks_router._send
     monkeypatch.setattr(tasks_router, "_send", answered_late)
-    async with (
-        serve(create_app(stack.settings)) as url,
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
-    ):
-        response = await http.post(
-            f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
-        )
+    async with _decisions(create_app(stack.settings), task_id) as decide:
+        response = await decide(BOB)
     assert response.status_code == 200, response.text
     await until(stack, process_id, "completed")
 
@@ -342,9 +353,7 @@ async def test_a_decision_unanswered_while_another_closes_the_task_is_409(
 ) -> None:
     """An update still waiting when another decision closes the task is aborted by Temporal:
     the API answers 409 (closed), as to a decision that came after, not 504."""
-    _hour_long_approvals(stack)
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
+    _, task_id = await _an_open_approval(stack)
     on_its_way = asyncio.Event()
 
     async def first_one_waits(temporal: Any, handle: Any, action: Any) -> Any:
@@ -356,19 +365,10 @@ async def test_a_decision_unanswered_while_another_closes_the_task_is_409(
 
     real_send = tasks_router._send
     monkeypatch.setattr(tasks_router, "_send", first_one_waits)
-    async with (
-        serve(create_app(stack.settings)) as url,
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
-    ):
-
-        def decide() -> Awaitable[httpx.Response]:
-            return http.post(
-                f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(BOB)
-            )
-
-        first = asyncio.ensure_future(decide())
+    async with _decisions(create_app(stack.settings), task_id) as decide:
+        first = asyncio.ensure_future(decide(BOB))
         await asyncio.wait_for(on_its_way.wait(), DEADLINE_S)
-        second = await decide()
+        second = await decide(BOB)
         unanswered = await first
     assert second.status_code == 200, second.text
     assert unanswered.status_code == 409, unanswered.text
@@ -383,19 +383,10 @@ async def test_twenty_decisions_at_once_one_applies_and_none_fails(stack: Stack)
     app = create_app(
         stack.settings.model_copy(update={"database_pool_size": 2, "database_max_overflow": 0})
     )
-    _hour_long_approvals(stack)
-    process_id = await start(stack, ORDER, LARGE, key=ALICE)
-    task_id = await open_task(stack, process_id, BOB)
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+    process_id, task_id = await _an_open_approval(stack)
+    async with _decisions(app, task_id) as decide:
         crowd = [BOB] * 14 + [ERIN] * 3 + [ALICE, DAVE, BOB]
-        answers = await asyncio.gather(
-            *(
-                http.post(
-                    f"/v1/tasks/{task_id}/decision", json={"outcome": "approve"}, headers=auth(key)
-                )
-                for key in crowd
-            )
-        )
+        answers = await asyncio.gather(*(decide(key) for key in crowd))
     statuses = sorted(r.status_code for r in answers)
     assert statuses.count(200) == 1, [(r.status_code, r.text) for r in answers]
     assert set(statuses) <= {200, 403, 404, 409}, [(r.status_code, r.text) for r in answers]

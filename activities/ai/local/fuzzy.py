@@ -37,6 +37,12 @@ class Match:
         """The score, discounted when another entry came close (an ambiguous reference)."""
         return self.score * min(1.0, 0.5 + 2.5 * self.margin)
 
+    def without_code(self, text: str) -> str:
+        """`text` (the one matched) with the code it was matched by taken out, if any."""
+        if self.code_span is None:
+            return text
+        return text[: self.code_span[0]] + " " + text[self.code_span[1] :]
+
 
 def _known(word: str, known: frozenset[str]) -> bool:
     return word in known or not word.isalpha() or len(word) < 3
@@ -190,12 +196,10 @@ class NameMatcher:
         """The entry besides `match` that `text` names best once `match`'s code and the words
         of its name are taken out ("6 pompe (PMP-420) e dieci filtri olio idraulico" names a
         filter too): a second product in what was read as one line."""
-        if match.code_span is not None:
-            text = text[: match.code_span[0]] + " " + text[match.code_span[1] :]
-        own = words(match.name)
+        own = self._words_of[match.key]
         rest = " ".join(
             written
-            for written in (stem(token) for token in _TOKEN.findall(text))
+            for written in (stem(token) for token in _TOKEN.findall(match.without_code(text)))
             if not any(word_similarity(word, written) for word in own)
         )
         others = [(score, key) for score, key in self.name_scores(rest) if key != match.key]

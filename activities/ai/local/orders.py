@@ -343,15 +343,17 @@ def _quoted(
     def in_quote(start: int) -> bool:
         return any(a <= start < b for a, b in quoted)
 
-    rows = [row.segment.text.strip() for t in found if in_quote(t.start) for row in t.rows]
-    clauses = [s.text.strip() for s in segments if in_quote(s.start)]
-    own = [line for line in lines if line.source_text not in {*rows, *clauses}]
+    rows = [
+        row.segment.text.strip() for table in found if in_quote(table.start) for row in table.rows
+    ]
+    in_quotes = [segment.text.strip() for segment in segments if in_quote(segment.start)]
+    own = [line for line in lines if line.source_text not in {*rows, *in_quotes}]
     if _FORWARDED.search(_QUOTED.sub("", text)) and not own:
         return []
     likely = [
-        s.text.strip()
-        for s, odds in zip(segments, item_odds, strict=True)
-        if in_quote(s.start) and odds[ITEM] >= UNSURE_ITEM
+        segment.text.strip()
+        for segment, odds in zip(segments, item_odds, strict=True)
+        if in_quote(segment.start) and odds[ITEM] >= UNSURE_ITEM
     ]
     return rows + likely
 
@@ -390,8 +392,7 @@ def _other_variant(text: str, match: Match, quantity: int | None) -> bool:
     """A size the product's name has in another value (a 24V pack where the name says 48V), or
     a model number of the same length that differs from the name's (6205 for 6204) and is not
     the line's `quantity`."""
-    if match.code_span is not None:
-        text = text[: match.code_span[0]] + text[match.code_span[1] :]
+    text = match.without_code(text)
     named = _sizes(match.name)
     units = {unit for unit, _ in named}
     if any(unit in units and size not in named for size in _sizes(text) for unit in [size[0]]):
